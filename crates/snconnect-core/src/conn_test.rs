@@ -1,0 +1,257 @@
+//! The connection test: who am I (`/api/now/ui/user/current_user`) and can I read a table.
+//!
+//! Each request uses the one cookie-less client, so a session cookie from an earlier call can
+//! never make a test pass. Every answer is classified: status, content type and body shape.
+
+use crate::error::{Code, Diagnosis};
+use crate::instance::InstanceUrl;
+use crate::secret::Secret;
+use serde::Serialize;
+use std::time::Instant;
+
+/// How API calls authenticate.
+#[derive(Debug, Clone)]
+pub enum ApiAuth {
+    Bearer(Secret),
+    Basic { username: String, password: Secret },
+}
+
+impl ApiAuth {
+    fn apply(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            ApiAuth::Bearer(t) => req.bearer_auth(t.expose()),
+            ApiAuth::Basic { username, password } => {
+                req.basic_auth(username, Some(password.expose()))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Identity {
+    pub user_sys_id: String,
+    pub user_name: String,
+    pub user_display_name: String,
+}
+
+/// One step of a test, as the CLI JSON and the UI show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub code: Code,
+    pub ms: u64,
+}
+
+impl Check {
+    pub fn new(name: &str, result: Result<(), &Diagnosis>, started: Instant) -> Self {
+        Check {
+            name: name.to_string(),
+            ok: result.is_ok(),
+            code: result.err().map(|d| d.code).unwrap_or(Code::Ok),
+            ms: started.elapsed().as_millis() as u64,
+        }
+    }
+}
+
+/// The result of a connection test. Holds no secret, so it may be printed and serialized.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestReport {
+    pub instance: String,
+    pub identity: Option<Identity>,
+    pub latency_ms: Option<u64>,
+    pub checks: Vec<Check>,
+    /// `Code::Ok` when every check passed; otherwise the first failure.
+    pub diagnosis: Diagnosis,
+}
+
+impl TestReport {
+    pub fn ok(&self) -> bool {
+        self.diagnosis.code == Code::Ok
+    }
+}
+
+/// Runs the test: current_user, then a one-row read of `sys_user`.
+pub async fn test_connection(
+    http: &reqwest::Client,
+    instance: &InstanceUrl,
+    auth: &ApiAuth,
+) -> TestReport {
+    let mut checks = Vec::new();
+    let started = Instant::now();
+    let who = current_user(http, instance, auth).await;
+    checks.push(Check::new(
+        "current_user",
+        who.as_ref().map(|_| ()),
+        started,
+    ));
+    let (identity, latency_ms) = match who {
+        Ok(v) => (Some(v), Some(checks[0].ms)),
+        Err(d) => {
+            return TestReport {
+                instance: instance.to_string(),
+                identity: None,
+                latency_ms: None,
+                checks,
+                diagnosis: d,
+            }
+        }
+    };
+    let started = Instant::now();
+    let read = table_read(http, instance, auth, "sys_user").await;
+    checks.push(Check::new(
+        "table_read sys_user",
+        read.as_ref().map(|_| ()),
+        started,
+    ));
+    let diagnosis = read.err().unwrap_or_else(|| Diagnosis::new(Code::Ok));
+    TestReport {
+        instance: instance.to_string(),
+        identity,
+        latency_ms,
+        checks,
+        diagnosis,
+    }
+}
+
+pub async fn current_user(
+    http: &reqwest::Client,
+    instance: &InstanceUrl,
+    auth: &ApiAuth,
+) -> Result<Identity, Diagnosis> {
+    let url = instance.join("api/now/ui/user/current_user");
+    let body = get_json(http, url, auth).await?;
+    let r = &body["result"];
+    let field = |k: &str| r.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    match (field("user_sys_id"), field("user_name")) {
+        (Some(sys_id), Some(name)) if !name.is_empty() => Ok(Identity {
+            user_sys_id: sys_id,
+            user_display_name: field("user_display_name").unwrap_or_else(|| name.clone()),
+            user_name: name,
+        }),
+        _ => Err(Diagnosis::new(Code::UnexpectedResponse)
+            .with_detail("current_user: no result.user_name in the response")),
+    }
+}
+
+/// Reads one row; an empty result while `X-Total-Count` > 0 means ACLs hide the rows.
+pub async fn table_read(
+    http: &reqwest::Client,
+    instance: &InstanceUrl,
+    auth: &ApiAuth,
+    table: &str,
+) -> Result<usize, Diagnosis> {
+    let mut url = instance.join(&format!("api/now/table/{table}"));
+    url.query_pairs_mut().append_pair("sysparm_limit", "1");
+    let resp = auth
+        .apply(
+            http.get(url)
+                .header(reqwest::header::ACCEPT, "application/json"),
+        )
+        .send()
+        .await
+        .map_err(|e| crate::http::classify_transport(&e))?;
+    let total: Option<u64> = resp
+        .headers()
+        .get("x-total-count")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
+    let body = json_body(resp, auth).await?;
+    let rows = body["result"].as_array().map(Vec::len).ok_or_else(|| {
+        Diagnosis::new(Code::UnexpectedResponse)
+            .with_detail(format!("table {table}: no result array"))
+    })?;
+    if rows == 0 && total.unwrap_or(0) > 0 {
+        return Err(Diagnosis::new(Code::RowsHiddenByAcl).with_detail(format!(
+            "table {table}: X-Total-Count {} but no rows returned",
+            total.unwrap_or(0)
+        )));
+    }
+    Ok(rows)
+}
+
+async fn get_json(
+    http: &reqwest::Client,
+    url: url::Url,
+    auth: &ApiAuth,
+) -> Result<serde_json::Value, Diagnosis> {
+    let resp = auth
+        .apply(
+            http.get(url)
+                .header(reqwest::header::ACCEPT, "application/json"),
+        )
+        .send()
+        .await
+        .map_err(|e| crate::http::classify_transport(&e))?;
+    json_body(resp, auth).await
+}
+
+/// Classifies a ServiceNow REST answer; returns the JSON body of a 2xx.
+pub async fn json_body(
+    resp: reqwest::Response,
+    auth: &ApiAuth,
+) -> Result<serde_json::Value, Diagnosis> {
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let header = |k: &str| {
+        headers
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let content_type = header("content-type").unwrap_or_default();
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| crate::http::classify_transport(&e))?;
+    let json: Option<serde_json::Value> = if content_type.contains("json") {
+        serde_json::from_slice(&body).ok()
+    } else {
+        None
+    };
+    let error_message = json
+        .as_ref()
+        .and_then(|j| j["error"]["message"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    let detail = |extra: &str| {
+        let mut d = format!("HTTP {status}");
+        if !error_message.is_empty() {
+            d.push_str(&format!(": {error_message}"));
+        }
+        d.push_str(extra);
+        d
+    };
+    match status {
+        200..=299 => match json {
+            Some(j) if j.get("result").is_some() => Ok(j),
+            Some(_) => Err(Diagnosis::new(Code::UnexpectedResponse)
+                .with_detail(detail(", JSON without \"result\""))),
+            None => Err(crate::http::classify_non_json(status, &content_type, &body)),
+        },
+        401 => {
+            if header("x-mfa_token").is_some_and(|v| v.eq_ignore_ascii_case("invalid")) {
+                return Err(
+                    Diagnosis::new(Code::MfaRequired).with_detail(detail(", X-MFA_TOKEN: invalid"))
+                );
+            }
+            let code = match auth {
+                ApiAuth::Bearer(_) => Code::AccessTokenRejected,
+                ApiAuth::Basic { .. } => Code::BasicAuthRejected,
+            };
+            Err(Diagnosis::new(code).with_detail(detail("")))
+        }
+        403 if error_message.to_ascii_lowercase().contains("scope") => {
+            Err(Diagnosis::new(Code::ScopeForbidden).with_detail(detail("")))
+        }
+        403 => Err(Diagnosis::new(Code::AclForbidden).with_detail(detail(""))),
+        429 => {
+            let retry = header("retry-after")
+                .map(|r| format!(", Retry-After: {r} s"))
+                .unwrap_or_default();
+            Err(Diagnosis::new(Code::RateLimited).with_detail(detail(&retry)))
+        }
+        _ if json.is_none() => Err(crate::http::classify_non_json(status, &content_type, &body)),
+        500..=599 => Err(Diagnosis::new(Code::InstanceUnavailable).with_detail(detail(""))),
+        _ => Err(Diagnosis::new(Code::UnexpectedResponse).with_detail(detail(""))),
+    }
+}

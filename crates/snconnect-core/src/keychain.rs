@@ -1,0 +1,158 @@
+//! Secret storage: the OS keychain (one entry per secret), or — only when the user chose it —
+//! memory for this run. Never plain text on disk.
+//!
+//! Keychain failures become `keychain_unavailable` (no Secret Service / keychain at all) or
+//! `keychain_locked` (present but locked), each with the fix; raw D-Bus text stays in `detail`.
+
+use crate::error::{Code, Diagnosis};
+use crate::secret::Secret;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// The keychain service name all snconnect entries live under.
+pub const SERVICE: &str = "snconnect";
+
+pub trait SecretStore: Send + Sync {
+    fn set(&self, account: &str, secret: &Secret) -> Result<(), Diagnosis>;
+    fn get(&self, account: &str) -> Result<Option<Secret>, Diagnosis>;
+    fn delete(&self, account: &str) -> Result<(), Diagnosis>;
+    /// "keychain" or "session", for status lines.
+    fn kind(&self) -> &'static str;
+}
+
+/// The keychain account for one secret of one profile, e.g. `acme/refresh_token`.
+pub fn account(profile: &str, what: &str) -> String {
+    format!("{profile}/{what}")
+}
+
+/// The OS keychain via `keyring` (Secret Service on Linux, Keychain, Credential Manager).
+#[derive(Debug, Clone)]
+pub struct KeyringStore {
+    service: String,
+}
+
+impl KeyringStore {
+    pub fn new(service: impl Into<String>) -> Self {
+        KeyringStore {
+            service: service.into(),
+        }
+    }
+
+    fn entry(&self, account: &str) -> Result<keyring::Entry, Diagnosis> {
+        keyring::Entry::new(&self.service, account).map_err(map_keyring_error)
+    }
+}
+
+impl Default for KeyringStore {
+    fn default() -> Self {
+        KeyringStore::new(SERVICE)
+    }
+}
+
+impl SecretStore for KeyringStore {
+    fn set(&self, account: &str, secret: &Secret) -> Result<(), Diagnosis> {
+        self.entry(account)?
+            .set_password(secret.expose())
+            .map_err(map_keyring_error)
+    }
+
+    fn get(&self, account: &str) -> Result<Option<Secret>, Diagnosis> {
+        match self.entry(account)?.get_password() {
+            Ok(s) => Ok(Some(Secret::new(s))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(map_keyring_error(e)),
+        }
+    }
+
+    fn delete(&self, account: &str) -> Result<(), Diagnosis> {
+        match self.entry(account)?.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(map_keyring_error(e)),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        "keychain"
+    }
+}
+
+/// Maps keyring errors to the two stable codes. The raw text goes to `detail` only.
+pub fn map_keyring_error(e: keyring::Error) -> Diagnosis {
+    let raw = e.to_string();
+    let lower = format!("{e:?} {raw}").to_ascii_lowercase();
+    let code = match &e {
+        keyring::Error::NoStorageAccess(_) => Code::KeychainLocked,
+        _ if lower.contains("locked") || lower.contains("islocked") => Code::KeychainLocked,
+        _ => Code::KeychainUnavailable,
+    };
+    Diagnosis::new(code).with_detail(raw)
+}
+
+/// Memory only, for this run: the explicit "keep for this run only" choice.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    entries: Mutex<HashMap<String, Secret>>,
+}
+
+impl SecretStore for MemoryStore {
+    fn set(&self, account: &str, secret: &Secret) -> Result<(), Diagnosis> {
+        self.entries
+            .lock()
+            .expect("memory store")
+            .insert(account.to_string(), secret.clone());
+        Ok(())
+    }
+
+    fn get(&self, account: &str) -> Result<Option<Secret>, Diagnosis> {
+        Ok(self
+            .entries
+            .lock()
+            .expect("memory store")
+            .get(account)
+            .cloned())
+    }
+
+    fn delete(&self, account: &str) -> Result<(), Diagnosis> {
+        self.entries.lock().expect("memory store").remove(account);
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "session"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_store_round_trip() {
+        let m = MemoryStore::default();
+        assert!(m.get("a/refresh_token").unwrap().is_none());
+        m.set("a/refresh_token", &Secret::new("rt")).unwrap();
+        assert_eq!(m.get("a/refresh_token").unwrap().unwrap().expose(), "rt");
+        m.delete("a/refresh_token").unwrap();
+        assert!(m.get("a/refresh_token").unwrap().is_none());
+        assert_eq!(m.kind(), "session");
+    }
+
+    #[test]
+    fn keyring_errors_map_to_stable_codes() {
+        let locked = keyring::Error::PlatformFailure(
+            "Cannot create an item in a locked collection (org.freedesktop.Secret.Error.IsLocked)"
+                .into(),
+        );
+        assert_eq!(map_keyring_error(locked).code, Code::KeychainLocked);
+        let nobus = keyring::Error::PlatformFailure(
+            "Unable to autolaunch a dbus-daemon without a $DISPLAY for X11".into(),
+        );
+        let d = map_keyring_error(nobus);
+        assert_eq!(d.code, Code::KeychainUnavailable);
+        assert!(d.remediation.unwrap().contains("keep for this run only"));
+        assert_eq!(
+            map_keyring_error(keyring::Error::NoStorageAccess("x".into())).code,
+            Code::KeychainLocked
+        );
+    }
+}

@@ -1,0 +1,26 @@
+//! snconnect-core: everything snconnect does that is worth testing, with no Tauri in sight.
+//!
+//! The desktop app (`src-tauri/`) and the `snconnect` CLI are thin hosts over this crate.
+//! Architecture invariants (see ARCHITECTURE.md):
+//! - this crate never depends on tauri, and never on the simulator (only its tests do);
+//! - all HTTP goes through [`http::build_client`]: one configured reqwest client, no redirects,
+//!   no cookie store, timeouts everywhere;
+//! - secrets live in [`secret::Secret`], which redacts `Debug` and refuses to serialize;
+//! - every failure is a [`error::Diagnosis`] carrying a stable [`error::Code`].
+
+pub mod browser;
+pub mod conn_test;
+pub mod error;
+pub mod guide;
+pub mod http;
+pub mod instance;
+pub mod keychain;
+pub mod loopback;
+pub mod oauth;
+pub mod profiles;
+pub mod secret;
+pub mod verify;
+
+pub use error::{Code, Diagnosis};
+pub use instance::InstanceUrl;
+pub use secret::Secret;

@@ -1,0 +1,372 @@
+//! The loopback redirect listener for the authorization-code flow (RFC 8252 §7.3).
+//!
+//! Binds `127.0.0.1` on a fixed, configurable port (ServiceNow falls back to the first
+//! registered redirect URL on a mismatch, so users register one exact URL once). It answers
+//! only `GET /callback`, compares `state` in constant time, is used once, times out, and can be
+//! cancelled. Each connection is served on its own task with a read deadline, so a browser's
+//! speculative pre-connect that never sends a request cannot block the real callback.
+//! Query values (the code, the state) are never echoed or logged.
+
+use crate::error::{Code, Diagnosis};
+use crate::secret::Secret;
+use std::future::Future;
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+/// The port users register once: `http://127.0.0.1:8765/callback`.
+pub const DEFAULT_REDIRECT_PORT: u16 = 8765;
+pub const CALLBACK_PATH: &str = "/callback";
+const MAX_REQUEST_HEAD: usize = 16 * 1024;
+const PER_CONNECTION_DEADLINE: Duration = Duration::from_secs(10);
+
+pub fn redirect_url(port: u16) -> String {
+    format!("http://127.0.0.1:{port}{CALLBACK_PATH}")
+}
+
+/// What one request to the listener amounted to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Callback {
+    /// `GET /callback?code=…&state=…`
+    Code { code: String, state: String },
+    /// `GET /callback?error=…[&error_description=…]`
+    Error {
+        error: String,
+        description: Option<String>,
+        state: Option<String>,
+    },
+    /// `/callback` without code or error.
+    Incomplete,
+    /// Any other method or path (favicon, probes).
+    NotFound,
+}
+
+/// Parses an HTTP request line such as `GET /callback?code=x&state=y HTTP/1.1`. Pure.
+pub fn parse_request_line(line: &str) -> Callback {
+    let mut parts = line.split_ascii_whitespace();
+    let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
+        return Callback::NotFound;
+    };
+    if method != "GET" {
+        return Callback::NotFound;
+    }
+    let Ok(url) = url::Url::parse("http://127.0.0.1").and_then(|base| base.join(target)) else {
+        return Callback::NotFound;
+    };
+    if url.path() != CALLBACK_PATH {
+        return Callback::NotFound;
+    }
+    let mut code = None;
+    let mut state = None;
+    let mut error = None;
+    let mut description = None;
+    for (k, v) in url.query_pairs() {
+        match k.as_ref() {
+            "code" if code.is_none() => code = Some(v.into_owned()),
+            "state" if state.is_none() => state = Some(v.into_owned()),
+            "error" if error.is_none() => error = Some(v.into_owned()),
+            "error_description" if description.is_none() => description = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    if let Some(error) = error {
+        return Callback::Error {
+            error,
+            description,
+            state,
+        };
+    }
+    match (code, state) {
+        (Some(code), Some(state)) if !code.is_empty() => Callback::Code { code, state },
+        (Some(code), None) if !code.is_empty() => Callback::Code {
+            code,
+            state: String::new(),
+        },
+        _ => Callback::Incomplete,
+    }
+}
+
+/// A bound listener, waiting to be used once.
+pub struct CallbackListener {
+    listener: TcpListener,
+    port: u16,
+}
+
+impl CallbackListener {
+    /// Binds `127.0.0.1:port` (0 picks a free port; tests only, since the instance must know it).
+    pub async fn bind(port: u16) -> Result<Self, Diagnosis> {
+        // Any bind failure (in use, or forbidden) means this port cannot take the redirect.
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {
+            Diagnosis::new(Code::CallbackPortInUse).with_detail(format!("127.0.0.1:{port}: {e}"))
+        })?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+        Ok(CallbackListener { listener, port })
+    }
+
+    /// Binds the first free port of `ports`, in order (the registered fallbacks).
+    pub async fn bind_first(ports: &[u16]) -> Result<Self, Diagnosis> {
+        let mut last = Diagnosis::new(Code::CallbackPortInUse).with_detail("no port given");
+        for &p in ports {
+            match Self::bind(p).await {
+                Ok(l) => return Ok(l),
+                Err(d) => last = d,
+            }
+        }
+        Err(last)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn redirect_url(&self) -> String {
+        redirect_url(self.port)
+    }
+
+    /// Waits for the browser to come back with a code whose `state` equals `expected_state`.
+    /// Ends on the first decisive callback, on `timeout`, or when `cancel` completes.
+    pub async fn wait<C>(
+        self,
+        expected_state: &Secret,
+        timeout: Duration,
+        cancel: C,
+    ) -> Result<Secret, Diagnosis>
+    where
+        C: Future<Output = ()>,
+    {
+        let (tx, mut rx) = mpsc::channel::<Callback>(8);
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        tokio::pin!(cancel);
+        let expected = expected_state.expose().as_bytes().to_vec();
+        loop {
+            tokio::select! {
+                _ = &mut deadline => {
+                    return Err(Diagnosis::new(Code::CallbackTimeout)
+                        .with_detail(format!("no sign-in reached {} within {} s", self.redirect_url(), timeout.as_secs())));
+                }
+                _ = &mut cancel => return Err(Diagnosis::new(Code::Cancelled)),
+                accepted = self.listener.accept() => {
+                    if let Ok((stream, _)) = accepted {
+                        let tx = tx.clone();
+                        let expected = expected.clone();
+                        tokio::spawn(async move {
+                            if let Ok(Some(cb)) = tokio::time::timeout(PER_CONNECTION_DEADLINE, serve(stream, &expected)).await {
+                                let _ = tx.send(cb).await;
+                            }
+                        });
+                    }
+                }
+                Some(cb) = rx.recv() => match cb {
+                    Callback::Code { code, state } => {
+                        return if state_matches(&expected, &state) {
+                            Ok(Secret::new(code))
+                        } else {
+                            Err(Diagnosis::new(Code::StateMismatch))
+                        };
+                    }
+                    Callback::Error { error, description, .. } => {
+                        let detail = format!("the instance redirected with error={}{}", sanitize(&error),
+                            description.map(|d| format!(" ({})", sanitize(&d))).unwrap_or_default());
+                        let code = if error == "access_denied" { Code::ConsentDenied } else { Code::TokenRequestDenied };
+                        return Err(Diagnosis::new(code).with_detail(detail));
+                    }
+                    Callback::Incomplete | Callback::NotFound => {}
+                },
+            }
+        }
+    }
+}
+
+fn state_matches(expected: &[u8], got: &str) -> bool {
+    expected.len() == got.len() && bool::from(expected.ct_eq(got.as_bytes()))
+}
+
+/// Keeps error text from the redirect printable and short (it is attacker-controlled).
+fn sanitize(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
+/// Reads one request head, answers it, and reports what it was. `None` for a silent or
+/// malformed connection (a pre-connect).
+async fn serve(mut stream: TcpStream, expected_state: &[u8]) -> Option<Callback> {
+    let mut head = Vec::with_capacity(1024);
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut buf).await.ok()?;
+        if n == 0 || head.len() + n > MAX_REQUEST_HEAD {
+            break;
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let line_end = head.iter().position(|&b| b == b'\r' || b == b'\n')?;
+    let line = std::str::from_utf8(&head[..line_end]).ok()?;
+    let cb = parse_request_line(line);
+    let (status, title, body) = match &cb {
+        Callback::Code { state, .. } if state_matches(expected_state, state) => (
+            "200 OK",
+            "Signed in",
+            "snconnect received the sign-in. You can close this tab and return to snconnect.",
+        ),
+        Callback::Code { .. } => (
+            "400 Bad Request",
+            "Sign-in did not match",
+            "This sign-in response does not belong to the sign-in snconnect started. Start again from snconnect.",
+        ),
+        Callback::Error { .. } => (
+            "200 OK",
+            "Sign-in not completed",
+            "The instance did not grant access. Return to snconnect for the reason and the fix.",
+        ),
+        Callback::Incomplete => ("400 Bad Request", "Incomplete sign-in", "The redirect carried neither a code nor an error."),
+        Callback::NotFound => ("404 Not Found", "Not found", "Nothing here."),
+    };
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>snconnect: {title}</title></head>\
+         <body style=\"font-family:sans-serif;margin:3em\"><h1>{title}</h1><p>{body}</p></body></html>"
+    );
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
+         Cache-Control: no-store\r\nConnection: close\r\n\r\n{html}",
+        html.len()
+    );
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+    Some(cb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    #[test]
+    fn parses_request_lines() {
+        assert_eq!(
+            parse_request_line("GET /callback?code=abc&state=xyz HTTP/1.1"),
+            Callback::Code {
+                code: "abc".into(),
+                state: "xyz".into()
+            }
+        );
+        assert_eq!(
+            parse_request_line("GET /callback?error=access_denied&error_description=User%20denied&state=s HTTP/1.1"),
+            Callback::Error { error: "access_denied".into(), description: Some("User denied".into()), state: Some("s".into()) }
+        );
+        assert_eq!(
+            parse_request_line("GET /callback HTTP/1.1"),
+            Callback::Incomplete
+        );
+        assert_eq!(
+            parse_request_line("GET /callback?code=&state=x HTTP/1.1"),
+            Callback::Incomplete
+        );
+        assert_eq!(
+            parse_request_line("GET /favicon.ico HTTP/1.1"),
+            Callback::NotFound
+        );
+        assert_eq!(
+            parse_request_line("POST /callback?code=a&state=b HTTP/1.1"),
+            Callback::NotFound
+        );
+        assert_eq!(
+            parse_request_line("GET /callbackx?code=a HTTP/1.1"),
+            Callback::NotFound
+        );
+        assert_eq!(parse_request_line(""), Callback::NotFound);
+        assert_eq!(parse_request_line("GET"), Callback::NotFound);
+    }
+
+    fn get(port: u16, target: &str) -> String {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(s, "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn happy_path_tolerates_preconnect_and_noise() {
+        let l = CallbackListener::bind(0).await.unwrap();
+        let port = l.port();
+        let state = Secret::new("st4te");
+        let waiter = tokio::spawn(async move {
+            l.wait(&state, Duration::from_secs(10), std::future::pending())
+                .await
+        });
+        let out = tokio::task::spawn_blocking(move || {
+            // A pre-connect that never sends anything must not block the real callback.
+            let _silent = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            let nf = get(port, "/favicon.ico");
+            assert!(nf.starts_with("HTTP/1.1 404"), "{nf}");
+            get(port, "/callback?code=the-code&state=st4te")
+        })
+        .await
+        .unwrap();
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        assert!(
+            !out.contains("the-code") && !out.contains("st4te"),
+            "query values must not be echoed"
+        );
+        assert_eq!(waiter.await.unwrap().unwrap().expose(), "the-code");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn state_mismatch_and_errors() {
+        let l = CallbackListener::bind(0).await.unwrap();
+        let port = l.port();
+        let w = tokio::spawn(async move {
+            l.wait(
+                &Secret::new("good"),
+                Duration::from_secs(10),
+                std::future::pending(),
+            )
+            .await
+        });
+        tokio::task::spawn_blocking(move || get(port, "/callback?code=c&state=evil"))
+            .await
+            .unwrap();
+        assert_eq!(w.await.unwrap().unwrap_err().code, Code::StateMismatch);
+
+        let l = CallbackListener::bind(0).await.unwrap();
+        let port = l.port();
+        let w = tokio::spawn(async move {
+            l.wait(
+                &Secret::new("s"),
+                Duration::from_secs(10),
+                std::future::pending(),
+            )
+            .await
+        });
+        tokio::task::spawn_blocking(move || get(port, "/callback?error=access_denied&state=s"))
+            .await
+            .unwrap();
+        assert_eq!(w.await.unwrap().unwrap_err().code, Code::ConsentDenied);
+    }
+
+    #[tokio::test]
+    async fn timeout_cancel_and_port_in_use() {
+        let l = CallbackListener::bind(0).await.unwrap();
+        let port = l.port();
+        let busy = CallbackListener::bind(port).await.err().unwrap();
+        assert_eq!(busy.code, Code::CallbackPortInUse);
+        let fallback = CallbackListener::bind_first(&[port, 0]).await.unwrap();
+        assert_ne!(fallback.port(), port);
+        let err = l
+            .wait(
+                &Secret::new("s"),
+                Duration::from_millis(50),
+                std::future::pending(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, Code::CallbackTimeout);
+        let err = fallback
+            .wait(&Secret::new("s"), Duration::from_secs(10), async {})
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, Code::Cancelled);
+    }
+}
