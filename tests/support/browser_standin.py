@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""A stand-in for a person in a web browser, for end-to-end OAuth tests (stdlib only).
+
+Usage (as $BROWSER):  browser_standin.py <authorize-url>
+
+It GETs the authorize URL keeping cookies; if it sees the login form it fills
+`user_name`/`user_password` from $STANDIN_USER (default admin) / $STANDIN_PASSWORD
+(default Admin#1234) and submits it; on the consent page it submits the form with
+`action` = $STANDIN_ACTION (default allow); then it follows the 302 to the loopback
+redirect URI and GETs it. Exit 0 once the callback answered, non-zero otherwise.
+
+Environment:
+  STANDIN_CA_FILE   PEM file of a CA to trust (verification is never disabled)
+  STANDIN_LOG       append one short line per step to this file (never codes,
+                    tokens, states or passwords)
+  STANDIN_TIMEOUT   per-request timeout in seconds (default 20)
+"""
+
+import html.parser
+import http.cookiejar
+import os
+import ssl
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+MAX_STEPS = 12
+
+
+class StandinError(Exception):
+    pass
+
+
+def log(step):
+    path = os.environ.get("STANDIN_LOG")
+    if not path:
+        return
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write("browser_standin: " + step + "\n")
+    except OSError:
+        pass
+
+
+def redact(url):
+    """scheme://host:port/path only: the query can hold codes, states or challenges."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+class Form:
+    def __init__(self, attrs):
+        self.attrs = attrs
+        self.fields = []  # (name, value) of named inputs, in document order
+        self.buttons = []  # (name, value, id, text-so-far)
+
+
+class FormParser(html.parser.HTMLParser):
+    """Collects every <form> with its <input>s and submit <button>s."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.forms = []
+        self.current = None
+        self.in_button = None
+
+    def handle_starttag(self, tag, attrs):
+        a = {k: (v if v is not None else "") for k, v in attrs}
+        if tag == "form":
+            self.current = Form(a)
+            self.forms.append(self.current)
+        elif tag == "input" and self.current is not None:
+            kind = a.get("type", "text").lower()
+            if kind == "submit":
+                self.current.buttons.append([a.get("name", ""), a.get("value", ""), a.get("id", ""), ""])
+            elif "name" in a and kind not in ("button", "reset", "image", "file"):
+                self.current.fields.append((a["name"], a.get("value", "")))
+        elif tag == "button" and self.current is not None:
+            kind = a.get("type", "submit").lower()
+            if kind == "submit":
+                self.in_button = [a.get("name", ""), a.get("value", ""), a.get("id", ""), ""]
+                self.current.buttons.append(self.in_button)
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.current = None
+        elif tag == "button":
+            self.in_button = None
+
+    def handle_data(self, data):
+        if self.in_button is not None:
+            self.in_button[3] += data
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are followed by hand, so each step can be checked and logged."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+def build_opener():
+    cafile = os.environ.get("STANDIN_CA_FILE")
+    context = ssl.create_default_context(cafile=cafile) if cafile else ssl.create_default_context()
+    jar = http.cookiejar.CookieJar()
+    return urllib.request.build_opener(
+        urllib.request.ProxyHandler({}),
+        urllib.request.HTTPCookieProcessor(jar),
+        urllib.request.HTTPSHandler(context=context),
+        NoRedirect(),
+    )
+
+
+def fetch(opener, url, data=None, timeout=20.0):
+    """Return (status, headers, body-text, final-url); 3xx and 4xx/5xx are returned, not raised."""
+    body = None
+    headers = {"User-Agent": "snconnect-browser-standin/1", "Accept": "text/html,*/*"}
+    if data is not None:
+        body = urllib.parse.urlencode(data).encode("utf-8")
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    req = urllib.request.Request(url, data=body, headers=headers, method="POST" if data is not None else "GET")
+    try:
+        with opener.open(req, timeout=timeout) as res:
+            return res.status, res.headers, res.read().decode("utf-8", "replace"), url
+    except urllib.error.HTTPError as e:
+        text = e.read().decode("utf-8", "replace") if e.fp else ""
+        return e.code, e.headers, text, url
+
+
+def find_form(forms, predicate):
+    for f in forms:
+        if predicate(f):
+            return f
+    return None
+
+
+def submit(opener, page_url, form, button, extra, timeout):
+    action = form.attrs.get("action") or page_url
+    target = urllib.parse.urljoin(page_url, action)
+    fields = list(form.fields)
+    for name, value in extra.items():
+        fields = [(k, v) for k, v in fields if k != name] + [(name, value)]
+    if button is not None and button[0]:
+        fields.append((button[0], button[1]))
+    method = form.attrs.get("method", "get").lower()
+    if method == "post":
+        return fetch(opener, target, data=fields, timeout=timeout)
+    sep = "&" if "?" in target else "?"
+    return fetch(opener, target + sep + urllib.parse.urlencode(fields), timeout=timeout)
+
+
+def is_callback(start_url, url):
+    """A redirect leaving the instance for a plain-http loopback listener (the app's redirect URI)."""
+    target = urllib.parse.urlsplit(url)
+    instance = urllib.parse.urlsplit(start_url)
+    return (
+        target.scheme == "http"
+        and target.hostname in ("127.0.0.1", "localhost", "::1")
+        and (target.scheme, target.netloc) != (instance.scheme, instance.netloc)
+    )
+
+
+def run(start_url):
+    user = os.environ.get("STANDIN_USER", "admin")
+    password = os.environ.get("STANDIN_PASSWORD", "Admin#1234")
+    action = os.environ.get("STANDIN_ACTION", "allow")
+    timeout = float(os.environ.get("STANDIN_TIMEOUT", "20"))
+    opener = build_opener()
+
+    url = start_url
+    status, headers, text, _ = fetch(opener, url, timeout=timeout)
+    log("GET %s -> %d" % (redact(url), status))
+    logged_in = False
+
+    for _ in range(MAX_STEPS):
+        if 300 <= status < 400:
+            location = headers.get("Location")
+            if not location:
+                raise StandinError("redirect %d without Location" % status)
+            nxt = urllib.parse.urljoin(url, location)
+            parts = urllib.parse.urlsplit(nxt)
+            if is_callback(start_url, nxt):
+                status, _, _, _ = fetch(opener, nxt, timeout=timeout)
+                log("callback GET %s -> %d" % (redact(nxt), status))
+                return 0
+            url = nxt
+            status, headers, text, _ = fetch(opener, url, timeout=timeout)
+            log("follow GET %s -> %d" % (redact(url), status))
+            continue
+
+        if status != 200:
+            raise StandinError("unexpected HTTP %d at %s" % (status, redact(url)))
+
+        parser = FormParser()
+        parser.feed(text)
+        login_form = find_form(parser.forms, lambda f: any(k == "user_password" for k, _ in f.fields))
+        consent_form = find_form(parser.forms, lambda f: any(b[0] == "action" for b in f.buttons))
+
+        if login_form is not None:
+            if logged_in:
+                raise StandinError("login failed (the login form came back)")
+            button = login_form.buttons[0] if login_form.buttons else None
+            status, headers, text, url = submit(
+                opener, url, login_form, button, {"user_name": user, "user_password": password}, timeout
+            )
+            logged_in = True
+            log("submit login form -> %d" % status)
+            continue
+
+        if consent_form is not None:
+            button = next((b for b in consent_form.buttons if b[0] == "action" and b[1] == action), None)
+            if button is None:
+                raise StandinError("the consent page has no %r button" % action)
+            status, headers, text, url = submit(opener, url, consent_form, button, {}, timeout)
+            log("submit consent form action=%s -> %d" % (action, status))
+            continue
+
+        snippet = " ".join(text.split())[:200]
+        raise StandinError("page without a login or consent form at %s: %s" % (redact(url), snippet))
+
+    raise StandinError("too many steps")
+
+
+def main(argv):
+    if len(argv) != 2:
+        sys.stderr.write("usage: browser_standin.py <authorize-url>\n")
+        return 2
+    try:
+        return run(argv[1])
+    except StandinError as e:
+        log("failed: %s" % e)
+        sys.stderr.write("browser_standin: %s\n" % e)
+        return 1
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        log("failed: %s" % type(e).__name__)
+        sys.stderr.write("browser_standin: %s\n" % e)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
