@@ -1,0 +1,5 @@
+import "./styles.css";
+import { mount } from "./app";
+
+const root = document.getElementById("app");
+if (root) mount(root);
