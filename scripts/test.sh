@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Every test: formatting, lints, the UI's type check and unit tests, all cargo tests, the
+# real-keychain test and the WebDriver test of the real window. Installs what it needs first.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+say() { printf '\n==> %s\n' "$*"; }
+START=$(date +%s)
+
+bash scripts/setup.sh --test
+export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+
+say "UI: strict type check, build, Vitest"
+(cd ui && npm run build && npm test)
+
+say "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+say "cargo test (unit tests; snsim and the CLI over real TLS)"
+cargo test --workspace
+
+say "real keychain: gnome-keyring unlocked under dbus-run-session"
+tests/keychain/run.sh
+
+say "WebDriver: the real window under Xvfb, demo mode, browser stand-in"
+cargo build -p snconnect-app
+tests/e2e/run.sh target/debug/snconnect-app
+echo "screenshot: ${E2E_ARTIFACTS:-$ROOT/artifacts}/e2e-connected.png"
+
+say "all tests passed in $(( $(date +%s) - START )) s"
