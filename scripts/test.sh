@@ -27,7 +27,8 @@ say "real keychain: gnome-keyring unlocked under dbus-run-session"
 tests/keychain/run.sh
 
 say "WebDriver: the real window under Xvfb, demo mode, browser stand-in"
-cargo build -p snconnect-app
+# --all-targets resolves features like the cargo test run above, so this only links the app.
+cargo build --workspace --all-targets
 tests/e2e/run.sh target/debug/snconnect-app
 echo "screenshot: ${E2E_ARTIFACTS:-$ROOT/artifacts}/e2e-connected.png"
 

@@ -14,4 +14,5 @@ trap 'rm -rf "$HOME"' EXIT
 unset DISPLAY
 eval "$(printf 'ci-keyring-password' | gnome-keyring-daemon --unlock --components=secrets)"
 export GNOME_KEYRING_CONTROL
-cargo test -p snconnect-core --test keychain_real -- --ignored --test-threads=1
+# --workspace so features resolve as in the main `cargo test --workspace` run: no rebuild.
+cargo test --workspace --test keychain_real -- --ignored --test-threads=1

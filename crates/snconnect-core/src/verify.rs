@@ -134,13 +134,28 @@ impl PendingConsent {
         let started = Instant::now();
         let result = reg
             .exchange_code(http, &code, &self.redirect_url, self.pkce_verifier.as_ref())
-            .await;
+            .await
+            .map_err(|d| refine_exchange_failure(d, reg));
         checks.push(Check::new("token", result.as_ref().map(|_| ()), started));
         match result {
             Ok(tokens) => Ok((tokens, checks)),
             Err(d) => Err((d, checks)),
         }
     }
+}
+
+/// After a successful consent the instance has accepted the client ID, the redirect URL and the
+/// user; a fresh code is exchanged at once with the same redirect URL. So when a confidential
+/// client's exchange gets ServiceNow's generic `access_denied`, the client secret is what is left.
+fn refine_exchange_failure(d: Diagnosis, reg: &ClientRegistration) -> Diagnosis {
+    if d.code == Code::TokenRequestDenied && reg.client_secret.is_some() {
+        let detail = format!(
+            "{}; the sign-in succeeded, so the client ID is valid and the client secret was refused",
+            d.detail.as_deref().unwrap_or("token request refused")
+        );
+        return Diagnosis::new(Code::InvalidClient).with_detail(detail);
+    }
+    d
 }
 
 impl Drop for PendingConsent {

@@ -241,8 +241,13 @@ async fn wrong_client_secret_exits_1_with_a_token_code() {
         )
         .await;
     assert_eq!(code, 1, "{json}");
+    // The consent succeeded, so the instance accepted the client ID: the secret is what failed.
+    assert_eq!(json["code"], "invalid_client", "{json}");
     assert!(
-        json["code"] == "invalid_client" || json["code"] == "token_request_denied",
+        json["detail"]
+            .as_str()
+            .unwrap()
+            .contains("client secret was refused"),
         "{json}"
     );
     assert_eq!(json["ok"], false);
