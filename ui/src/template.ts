@@ -55,7 +55,7 @@ export const TEMPLATE = `
       <label for="instance-input">Instance</label>
       <input id="instance-input" type="text" inputmode="url" autocomplete="off" autocapitalize="off"
         spellcheck="false" placeholder="acme or https://acme.service-now.com/" aria-describedby="instance-help">
-      <p id="instance-help" class="hint">Only https instances are accepted.</p>
+      <p id="instance-help" class="hint">https only; plain http is accepted for loopback addresses (127.0.0.1, ::1, localhost) such as a local simulator.</p>
     </div>
     <div class="error-slot">
       <div id="error" class="error-box" role="alert" aria-live="assertive" hidden>
