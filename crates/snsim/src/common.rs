@@ -1,16 +1,25 @@
 //! Response building blocks shared by every endpoint, and the middleware that gives each
 //! response the headers, session cookies and request-log entry a real instance would.
 
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::body::Body;
+use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{Response, StatusCode};
 use axum::middleware::Next;
+use hyper::body::Frame;
 use serde::Serialize;
 
+use crate::pages;
 use crate::state::{random_hex, LoggedRequest, SimState};
+use crate::switches::{Faults, InstanceState};
 
 /// Reserved prefix of the control API (never exists on a real instance).
 pub const CONTROL_PREFIX: &str = "/__snsim/";
@@ -276,6 +285,213 @@ pub async fn instance_layer(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=63072000; includeSubDomains"),
         );
+    }
+    res
+}
+
+/// Response extension: the accept loop closes the connection instead of answering.
+#[derive(Debug, Clone, Copy)]
+pub struct DropConnection;
+
+/// A response body sent in chunks with a pause between them (the "slow body" fault).
+struct SlowBody {
+    chunks: VecDeque<Bytes>,
+    delay: Duration,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl hyper::body::Body for SlowBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        let this = self.get_mut();
+        if this.chunks.is_empty() {
+            return Poll::Ready(None);
+        }
+        if let Some(s) = this.sleep.as_mut() {
+            if s.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+        }
+        this.sleep = Some(Box::pin(tokio::time::sleep(this.delay)));
+        Poll::Ready(this.chunks.pop_front().map(|c| Ok(Frame::data(c))))
+    }
+}
+
+/// The UI paths an SSO instance redirects to its identity provider.
+fn is_ui_path(path: &str) -> bool {
+    path == "/"
+        || (path.ends_with(".do")
+            && !matches!(
+                path,
+                "/oauth_token.do" | "/oauth_revoke_token.do" | "/oauth_revoke.do"
+            ))
+}
+
+fn edge_html(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+    let mut res = Response::new(Body::from(body));
+    *res.status_mut() = status;
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    res
+}
+
+/// The request carries the cookie of a logged-in session.
+fn logged_in(app: &App, headers: &HeaderMap) -> bool {
+    cookie(headers, "JSESSIONID").is_some_and(|id| {
+        app.lock()
+            .sessions
+            .get(&id)
+            .is_some_and(|s| s.user.is_some())
+    })
+}
+
+/// The faults that apply to this request (and consume one of `count`).
+fn take_faults(app: &App, path: &str) -> Option<Faults> {
+    let mut inner = app.lock();
+    let f = &mut inner.switches.faults;
+    if !f.any() || !path.starts_with(f.path_prefix.as_str()) {
+        return None;
+    }
+    let applied = f.clone();
+    if let Some(n) = f.count.as_mut() {
+        if *n == 0 {
+            return None;
+        }
+        *n -= 1;
+        if *n == 0 {
+            *f = Faults::default();
+        }
+    }
+    Some(applied)
+}
+
+/// Outermost middleware: instance states (hibernating, edge 502, SSO, HTML login on API
+/// paths) and injected faults, on every path but `/__snsim/`.
+pub async fn edge_layer(State(app): State<App>, req: Request, next: Next) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    if path.starts_with(CONTROL_PREFIX) {
+        return next.run(req).await;
+    }
+    let method = req.method().to_string();
+    let state = app.lock().switches.instance_state;
+    let short = match state {
+        InstanceState::Normal => None,
+        // §6.2: every path, `Accept` ignored, no error status.
+        InstanceState::Hibernating => {
+            Some(edge_html(StatusCode::OK, "text/html", pages::hibernating()))
+        }
+        InstanceState::Edge502 => Some(edge_html(
+            StatusCode::BAD_GATEWAY,
+            "text/html",
+            pages::bad_gateway(),
+        )),
+        InstanceState::Sso if is_ui_path(&path) && !logged_in(&app, req.headers()) => {
+            let mut ser = url::form_urlencoded::Serializer::new(String::new());
+            ser.append_pair(
+                "RelayState",
+                req.uri()
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/"),
+            );
+            Some(redirect(&format!(
+                "{}/idp/login?{}",
+                app.settings.base,
+                ser.finish()
+            )))
+        }
+        InstanceState::ApiLoginPage if path.starts_with("/api/") => {
+            Some(html(StatusCode::OK, pages::login("/", None, None)))
+        }
+        _ => None,
+    };
+    if let Some(mut res) = short {
+        res.headers_mut()
+            .insert(header::SERVER, HeaderValue::from_static("snow_adc"));
+        app.lock().requests.push(LoggedRequest {
+            method,
+            path,
+            grant_type: None,
+            status: res.status().as_u16(),
+        });
+        return res;
+    }
+
+    let Some(faults) = take_faults(&app, &path) else {
+        return next.run(req).await;
+    };
+    if faults.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
+    }
+    if faults.drop_connection {
+        app.lock().requests.push(LoggedRequest {
+            method,
+            path,
+            grant_type: None,
+            status: 0,
+        });
+        let mut res = Response::new(Body::empty());
+        res.extensions_mut().insert(DropConnection);
+        return res;
+    }
+    if faults.status_500 {
+        // UNCONFIRMED body: the REST error shape with a generic message.
+        let mut res = rest_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal Server Error",
+            Some("snsim injected fault"),
+            false,
+        );
+        res.headers_mut()
+            .insert(header::SERVER, HeaderValue::from_static("snow_adc"));
+        app.lock().requests.push(LoggedRequest {
+            method,
+            path,
+            grant_type: None,
+            status: 500,
+        });
+        return res;
+    }
+    let mut res = next.run(req).await;
+    if faults.malformed_json {
+        let (mut parts, _) = res.into_parts();
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(JSON_CONTENT_TYPE),
+        );
+        parts.headers.remove(header::CONTENT_LENGTH);
+        res = Response::from_parts(parts, Body::from("{\"result\":[{\"sys_id\":\"6816f79c"));
+    }
+    if faults.wrong_content_type {
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(HTML_CONTENT_TYPE),
+        );
+    }
+    if faults.slow_body_ms > 0 {
+        let (mut parts, body) = res.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .unwrap_or_default();
+        parts.headers.remove(header::CONTENT_LENGTH);
+        let n = 8usize;
+        let size = bytes.len().div_ceil(n).max(1);
+        let chunks: VecDeque<Bytes> = (0..bytes.len())
+            .step_by(size)
+            .map(|i| bytes.slice(i..(i + size).min(bytes.len())))
+            .collect();
+        let pieces = chunks.len().max(1) as u64;
+        let body = SlowBody {
+            chunks,
+            delay: Duration::from_millis(faults.slow_body_ms / pieces),
+            sleep: None,
+        };
+        res = Response::from_parts(parts, Body::new(body));
     }
     res
 }

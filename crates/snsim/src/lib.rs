@@ -4,8 +4,11 @@
 //! endpoints with ServiceNow's quirks (generic 401 `access_denied` for every token failure,
 //! `expires_in` = lifespan − 1, the same access token while one is valid, redirect fallback to
 //! the first registered URL, "Missing State parameter in request."), HTML login and consent
-//! pages, `current_user`, and a Table API subset. It serves HTTPS with a throwaway CA by
-//! default.
+//! pages, revocation, `current_user`, the Table API for the tables snconnect uses (with ACLs,
+//! property-driven behaviour and seed data like a fresh developer instance), API keys, MFA and
+//! Basic Auth Restriction modes, instance states (hibernating, edge 502, SSO), faults and rate
+//! limiting, all switchable at run time ([`Switches`], [`RunningSim::set_switches`], the
+//! `/__snsim/` control API). It serves HTTPS with a throwaway CA by default.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -33,14 +36,19 @@ use url::Url;
 mod api;
 mod common;
 mod control;
+mod jwt;
 mod oauth;
 mod pages;
+mod seed;
 mod server;
 mod state;
+mod switches;
 mod tables;
 mod tls;
 
+pub use pages::HIBERNATING_PAGE;
 pub use state::LoggedRequest;
+pub use switches::{DenyMode, Faults, InstanceState, PluginActiveFormat, Scenario, Switches};
 
 /// sys_id of the out-of-box `admin` user (PySNC tests).
 pub const ADMIN_SYS_ID: &str = "6816f79cc0a8016401c5a33be04be441";
@@ -51,7 +59,24 @@ pub const PUBLIC_CLIENT_ID: &str = "3c6e0b8a9c15224a8228b9a98ca1531d";
 /// The default registered redirect URL of both seeded clients.
 pub const DEFAULT_REDIRECT_URL: &str = "http://127.0.0.1:8765/callback";
 /// The seeded users' names, in order.
-pub const SEEDED_USERS: &[&str] = &["admin", "abel.tuter", "no.roles"];
+pub const SEEDED_USERS: &[&str] = &["admin", "abel.tuter", "no.roles", "oauth.admin"];
+/// Names of the `sys_properties` that drive behaviour (servicenow.md §1.2, §1.3, §1.5, §3, §5).
+pub mod properties {
+    /// `true` enables the client_credentials grant (absent on a fresh instance).
+    pub const CLIENT_CREDENTIALS: &str = "glide.oauth.inbound.client.credential.grant_type.enabled";
+    /// `true` refuses the password (ROPC) grant (absent on a fresh instance).
+    pub const ROPC_DISABLED: &str = "glide.oauth.inbound.ropc.grant_type.disabled";
+    /// `true` (default): `oauth_auth.do` needs a non-empty `state`.
+    pub const STATE_REQUIRED: &str = "glide.oauth.state.parameter.required";
+    /// `true` (default): query-string parameters at `oauth_token.do` get the generic 401.
+    pub const POST_BODY_ONLY: &str = "glide.oauth.allow.parameters.in.post.body.only";
+    /// `true` (default): the OAuth endpoints work at all.
+    pub const OAUTH_ACTIVE: &str = "com.snc.platform.security.oauth.is.active";
+    /// `true`: Basic Auth Restriction is enforced for REST calls.
+    pub const BASIC_AUTH_ENFORCE: &str = "glide.authenticate.basic_auth.restriction.enforce";
+    /// The release name (default "Zurich").
+    pub const BUILDNAME: &str = "glide.buildname";
+}
 
 /// How the simulator is started. (`Debug` redacts the client secret.)
 #[derive(Clone)]
@@ -85,13 +110,22 @@ pub struct SimConfig {
     /// Let the public (PKCE) client use the refresh_token grant with its client_id alone
     /// (default true; real behaviour UNCONFIRMED, open question 3).
     pub allow_public_client_refresh: bool,
-    /// Authenticate REST API calls from a logged-in session cookie (default false).
+    /// Authenticate REST API calls from a logged-in session cookie, like the platform
+    /// (default true; switch `session_cookie_auth`).
     pub api_session_auth: bool,
     /// Status for a non-form (e.g. JSON) body at `oauth_token.do` (default 400; the docs only
     /// say "an unspecified error").
     pub json_token_body_status: u16,
     /// Serve the `/__snsim/` control API (default true).
     pub control_api: bool,
+    /// Initial runtime switches (see [`Switches`]). The older fields above win for the
+    /// switches they name (`accept_basic_client_auth`, `allow_public_client_refresh`,
+    /// `api_session_auth`, `json_token_body_status`).
+    pub switches: Switches,
+    /// `sys_properties` to create or overwrite at start (after the seed data).
+    pub properties: Vec<(String, String)>,
+    /// The seeded REST API key (`x-sn-apikey`) of `admin`; `None` = 40 random characters.
+    pub api_key: Option<String>,
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -122,6 +156,9 @@ impl std::fmt::Debug for SimConfig {
             .field("api_session_auth", &self.api_session_auth)
             .field("json_token_body_status", &self.json_token_body_status)
             .field("control_api", &self.control_api)
+            .field("switches", &self.switches)
+            .field("properties", &self.properties)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -142,9 +179,12 @@ impl Default for SimConfig {
             accept_basic_client_auth: true,
             post_body_only: true,
             allow_public_client_refresh: true,
-            api_session_auth: false,
+            api_session_auth: true,
             json_token_body_status: 400,
             control_api: true,
+            switches: Switches::default(),
+            properties: Vec::new(),
+            api_key: None,
         }
     }
 }
@@ -158,6 +198,7 @@ pub struct RunningSim {
     ca_path: Option<PathBuf>,
     state: Arc<state::SimState>,
     confidential_secret: String,
+    api_key: String,
     shutdown_tx: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
     // Declared last so the CA file outlives everything above it.
@@ -186,6 +227,10 @@ impl RunningSim {
             Some(s) => s.clone(),
             None => state::random_url_safe(32),
         };
+        let api_key = match &cfg.api_key {
+            Some(k) if !k.is_empty() => k.clone(),
+            _ => state::random_url_safe(40),
+        };
         let listener = TcpListener::bind((cfg.host, cfg.port)).await?;
         let local_addr = listener.local_addr()?;
         let url_ip = match local_addr.ip() {
@@ -200,8 +245,9 @@ impl RunningSim {
         ))
         .map_err(std::io::Error::other)?;
 
+        let untrusted = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (acceptor, ca_pem, tempdir, ca_path) = if cfg.tls {
-            let material = tls::generate(cfg.host)?;
+            let material = tls::generate(cfg.host, untrusted.clone())?;
             let dir = tempfile::Builder::new().prefix("snsim-").tempdir()?;
             let path = dir.path().join("snsim-ca.pem");
             std::fs::write(&path, material.ca_pem.as_bytes())?;
@@ -215,7 +261,14 @@ impl RunningSim {
             (None, None, None, None)
         };
 
-        let state = Arc::new(state::SimState::new(&cfg, secret.clone()));
+        let base = base_url.as_str().trim_end_matches('/').to_string();
+        let state = Arc::new(state::SimState::new(
+            &cfg,
+            secret.clone(),
+            api_key.clone(),
+            base,
+            untrusted,
+        ));
         let router = server::router(state.clone(), cfg.control_api);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, acceptor, router, shutdown_rx));
@@ -228,6 +281,7 @@ impl RunningSim {
             ca_path,
             state,
             confidential_secret: secret,
+            api_key,
             shutdown_tx,
             task: Some(task),
             _tempdir: tempdir,
@@ -274,8 +328,8 @@ impl RunningSim {
             .map(|u| u.password.clone())
     }
 
-    /// Every access token, refresh token and code ever issued, plus client secrets
-    /// (for leak scans).
+    /// Every access token, refresh token and code ever issued, plus client secrets and the
+    /// API key (for leak scans).
     pub fn issued_secrets(&self) -> Vec<String> {
         self.state.lock().issued.clone()
     }
@@ -294,6 +348,86 @@ impl RunningSim {
     pub fn advance_clock(&self, by: Duration) {
         let mut inner = self.state.lock();
         inner.clock_offset = inner.clock_offset.saturating_add(by.as_secs());
+    }
+
+    /// The seeded REST API key of `admin` (send it as `x-sn-apikey`).
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    /// The current runtime switches.
+    pub fn switches(&self) -> Switches {
+        self.state.lock().switches.clone()
+    }
+
+    /// Replace the runtime switches (takes effect for the next request or TLS handshake).
+    pub fn set_switches(&self, switches: Switches) {
+        self.state.set_switches(switches);
+    }
+
+    /// Change some switches: `sim.update_switches(|s| s.mfa = true)`.
+    pub fn update_switches(&self, f: impl FnOnce(&mut Switches)) {
+        let mut s = self.switches();
+        f(&mut s);
+        self.set_switches(s);
+    }
+
+    /// Create or update a `sys_properties` record (see [`properties`]).
+    pub fn set_property(&self, name: &str, value: &str) {
+        self.state.lock().set_property(name, value);
+    }
+
+    /// Activate or deactivate a plugin by id (`sys_plugins.source`, `v_plugin.id`), e.g.
+    /// `com.snc.platform.security.oauth` (inactive = no OAuth). False when unknown.
+    pub fn set_plugin_active(&self, id: &str, active: bool) -> bool {
+        self.state.lock().set_plugin_active(id, active)
+    }
+
+    /// Make `client_id` a JWT API endpoint: JWT bearer assertions signed by the key whose
+    /// SubjectPublicKeyInfo PEM is `public_key_pem` (RS256 or ES256) are accepted
+    /// (the oauth_entity field `jwt_verifier_public_key`, an invented stand-in for the JWT
+    /// verifier map). False when the client or the key is unknown or unreadable.
+    pub fn set_jwt_verifier(&self, client_id: &str, public_key_pem: &str) -> bool {
+        let Some(spki) = jwt::spki_from_pem(public_key_pem) else {
+            return false;
+        };
+        let mut inner = self.state.lock();
+        match inner.clients.iter_mut().find(|c| c.client_id == client_id) {
+            Some(c) => {
+                c.jwt_public_key = Some(public_key_pem.to_string());
+                c.jwt_spki = Some(spki);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A `sys_properties` value.
+    pub fn property(&self, name: &str) -> Option<String> {
+        self.state.lock().property(name)
+    }
+
+    /// How many logged requests match `path` (exact) and, when given, `grant_type`;
+    /// e.g. `count_requests("/oauth_token.do", Some("refresh_token"))`.
+    pub fn count_requests(&self, path: &str, grant_type: Option<&str>) -> usize {
+        self.state
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| {
+                r.path == path && (grant_type.is_none() || r.grant_type.as_deref() == grant_type)
+            })
+            .count()
+    }
+
+    /// Empty the request log.
+    pub fn clear_requests(&self) {
+        self.state.lock().requests.clear();
+    }
+
+    /// Revoke an access or refresh token as `oauth_revoke_token.do` would.
+    pub fn revoke_token(&self, token: &str) -> bool {
+        self.state.lock().revoke(token)
     }
 
     /// Stop accepting, let in-flight connections finish (up to a few seconds), and wait.

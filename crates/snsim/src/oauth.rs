@@ -15,7 +15,9 @@ use crate::common::{
     SessionCtx,
 };
 use crate::pages;
+use crate::properties;
 use crate::state::{constant_time_eq, OAuthClient};
+use crate::switches::DenyMode;
 
 /// The one error body `oauth_token.do` returns for every failure (§1.5).
 pub const TOKEN_ERROR_BODY: &str =
@@ -27,6 +29,8 @@ const NOT_AUTHORIZE_PARAMS: &[&str] = &["action", "sysparm_ck"];
 /// A validated authorization request.
 struct AuthzRequest {
     client: OAuthClient,
+    /// `response_type=token` (implicit grant).
+    implicit: bool,
     /// The redirect URL that will be used: the requested one when registered, else the
     /// client's first registered URL.
     redirect_uri: String,
@@ -67,21 +71,49 @@ fn validate_authorize(
             pages::oauth_error("Invalid client_id"),
         ));
     };
-    // Only the code flow in this slice. UNCONFIRMED page text.
-    if param(pairs, "response_type") != Some("code") {
+    let (oauth_active, state_required, strict) = {
+        let inner = app.lock();
+        (
+            inner.oauth_active(),
+            inner.property_bool(properties::STATE_REQUIRED, true),
+            inner.switches.redirect_strict,
+        )
+    };
+    // UNCONFIRMED page text.
+    if !oauth_active {
         return Err(html(
             StatusCode::BAD_REQUEST,
-            pages::oauth_error("Unsupported response_type"),
+            pages::oauth_error("OAuth is not active on this instance"),
         ));
     }
-    // glide.oauth.state.parameter.required=true (default since Madrid): 200 page, no code.
-    let Some(state) = param_nonempty(pairs, "state") else {
-        return Err(html(StatusCode::OK, pages::missing_state()));
+    // Code and implicit flows. UNCONFIRMED page text.
+    let implicit = match param(pairs, "response_type") {
+        Some("code") => false,
+        Some("token") => true,
+        _ => {
+            return Err(html(
+                StatusCode::BAD_REQUEST,
+                pages::oauth_error("Unsupported response_type"),
+            ))
+        }
     };
-    // Documented: exact match against a registered URL, else the first registered URL.
+    // glide.oauth.state.parameter.required=true (default since Madrid): 200 page, no code.
+    let state = match param_nonempty(pairs, "state") {
+        Some(s) => s,
+        None if state_required => return Err(html(StatusCode::OK, pages::missing_state())),
+        None => "",
+    };
+    // Documented: exact match against a registered URL, else the first registered URL
+    // (switch `redirect_strict`: refuse instead; UNCONFIRMED page).
     let requested = param(pairs, "redirect_uri");
     let redirect_uri = match requested {
         Some(r) if client.redirect_urls.iter().any(|u| u == r) => r.to_string(),
+        Some(_) if strict => {
+            return Err(html(
+                StatusCode::BAD_REQUEST,
+                pages::oauth_error("Invalid redirect_uri"),
+            ));
+        }
         _ => match client.redirect_urls.first() {
             Some(first) => first.clone(),
             None => {
@@ -113,7 +145,7 @@ fn validate_authorize(
             }
             Some(c.to_string())
         }
-        None if client.public_client || client.pkce_required => {
+        None if !implicit && (client.public_client || client.pkce_required) => {
             return Err(html(
                 StatusCode::BAD_REQUEST,
                 pages::oauth_error("PKCE is required for this client: send code_challenge with code_challenge_method=S256"),
@@ -123,6 +155,7 @@ fn validate_authorize(
     };
     Ok(AuthzRequest {
         client,
+        implicit,
         redirect_uri,
         state: state.to_string(),
         code_challenge,
@@ -173,7 +206,32 @@ fn login_page(app: &App, goto: &str, error: Option<&str>) -> Response<Body> {
     html(StatusCode::OK, pages::login(goto, error, hint.as_deref()))
 }
 
+/// `(name, value)` pairs with `state` left out when it is empty (state not required).
+fn with_state<'a>(mut pairs: Vec<(&'a str, &'a str)>, state: &'a str) -> Vec<(&'a str, &'a str)> {
+    if !state.is_empty() {
+        pairs.push(("state", state));
+    }
+    pairs
+}
+
 fn issue_code_redirect(app: &App, req: &AuthzRequest, user: &str) -> Response<Body> {
+    if req.implicit {
+        // c_OAuthImplicitGrants.md: the redirect carries the access token; no refresh token.
+        let (token, expires_in) = app.lock().access_token_for(&req.client, user);
+        let expires = expires_in.to_string();
+        return redirect(&with_query(
+            &req.redirect_uri,
+            &with_state(
+                vec![
+                    ("access_token", &token),
+                    ("token_type", "Bearer"),
+                    ("expires_in", &expires),
+                    ("scope", "useraccount"),
+                ],
+                &req.state,
+            ),
+        ));
+    }
     let code = app.lock().issue_code(
         &req.client.client_id,
         user,
@@ -182,7 +240,7 @@ fn issue_code_redirect(app: &App, req: &AuthzRequest, user: &str) -> Response<Bo
     );
     redirect(&with_query(
         &req.redirect_uri,
-        &[("code", &code), ("state", &req.state)],
+        &with_state(vec![("code", &code)], &req.state),
     ))
 }
 
@@ -278,17 +336,22 @@ pub async fn authorize_post(
         Some("allow") => issue_code_redirect(&app, &req, &user),
         // UNCONFIRMED: the redirect after Deny is not documented; this is RFC 6749 §4.1.2.1.
         // The user stays logged in ("you are not logged out").
-        Some("deny") => redirect(&with_query(
-            &req.redirect_uri,
-            &[
-                ("error", "access_denied"),
-                (
-                    "error_description",
-                    "The user denied the authorization request",
+        Some("deny") => match app.lock().switches.deny {
+            DenyMode::Redirect => redirect(&with_query(
+                &req.redirect_uri,
+                &with_state(
+                    vec![
+                        ("error", "access_denied"),
+                        (
+                            "error_description",
+                            "The user denied the authorization request",
+                        ),
+                    ],
+                    &req.state,
                 ),
-                ("state", &req.state),
-            ],
-        )),
+            )),
+            DenyMode::Page => html(StatusCode::OK, pages::access_denied()),
+        },
         _ => html(
             StatusCode::BAD_REQUEST,
             pages::oauth_error("Missing action"),
@@ -297,7 +360,7 @@ pub async fn authorize_post(
 }
 
 /// Accept only a relative path (`/…`, not `//…` nor `/\…`) as a post-login target.
-fn safe_goto(goto: Option<&str>) -> String {
+pub fn safe_goto(goto: Option<&str>) -> String {
     match goto {
         Some(g)
             if g.starts_with('/')
@@ -390,13 +453,13 @@ fn token_error(status: StatusCode) -> Response<Body> {
 
 /// Client credentials from the body and (when accepted) an HTTP Basic header.
 fn client_credentials(
-    app: &App,
+    accept_basic: bool,
     headers: &HeaderMap,
     pairs: &[(String, String)],
 ) -> Option<(String, Option<String>)> {
     let body_id = param_nonempty(pairs, "client_id").map(str::to_string);
     let body_secret = param_nonempty(pairs, "client_secret").map(str::to_string);
-    let basic = if app.settings.accept_basic_client_auth {
+    let basic = if accept_basic {
         basic_credentials(headers).map(|(id, secret)| {
             // RFC 6749 §2.3.1: both parts are form-urlencoded before Base64.
             let dec = |s: &str| {
@@ -467,11 +530,16 @@ pub async fn token(
     if !content_type.starts_with("application/x-www-form-urlencoded") {
         // "application/json results in an unspecified error" (r_OAuthAPIRequestParameters.md).
         // UNCONFIRMED status/body; default 400 with the generic body.
-        let status = StatusCode::from_u16(app.settings.json_token_body_status)
+        let status = StatusCode::from_u16(app.lock().switches.json_token_body_status)
             .unwrap_or(StatusCode::BAD_REQUEST);
         return token_error(status);
     }
-    let pairs = parse_pairs(&body);
+    let mut pairs = parse_pairs(&body);
+    // With glide.oauth.allow.parameters.in.post.body.only=false the query string counts too.
+    let body_only = app.lock().property_bool(properties::POST_BODY_ONLY, true);
+    if !body_only {
+        pairs.extend(parse_pairs(uri.query().unwrap_or("").as_bytes()));
+    }
     let grant_type = param(&pairs, "grant_type").unwrap_or("").to_string();
     let mut res = token_inner(&app, &headers, &uri, &pairs, &grant_type);
     if !grant_type.is_empty() {
@@ -488,14 +556,20 @@ fn token_inner(
     grant_type: &str,
 ) -> Response<Body> {
     let deny = || token_error(StatusCode::UNAUTHORIZED);
-    // glide.oauth.allow.parameters.in.post.body.only: query-string parameters are refused.
-    if app.settings.post_body_only && uri.query().is_some_and(|q| !q.is_empty()) {
+    let mut inner = app.lock();
+    if !inner.oauth_active() {
         return deny();
     }
-    let Some((client_id, secret)) = client_credentials(app, headers, pairs) else {
+    // glide.oauth.allow.parameters.in.post.body.only: query-string parameters are refused.
+    if inner.property_bool(properties::POST_BODY_ONLY, true)
+        && uri.query().is_some_and(|q| !q.is_empty())
+    {
+        return deny();
+    }
+    let sw = inner.switches.clone();
+    let Some((client_id, secret)) = client_credentials(sw.basic_client_auth, headers, pairs) else {
         return deny();
     };
-    let mut inner = app.lock();
     let Some(client) = inner.client(&client_id).cloned() else {
         return deny();
     };
@@ -529,7 +603,7 @@ fn token_inner(
             (code.user, true)
         }
         "password" => {
-            if !confidential_ok {
+            if !confidential_ok || inner.property_bool(properties::ROPC_DISABLED, false) {
                 return deny();
             }
             let user = param(pairs, "username").unwrap_or("");
@@ -541,7 +615,7 @@ fn token_inner(
         }
         "refresh_token" => {
             let client_ok = if client.public_client {
-                app.settings.allow_public_client_refresh
+                sw.public_client_refresh
             } else {
                 confidential_ok
             };
@@ -556,8 +630,50 @@ fn token_inner(
             else {
                 return deny();
             };
-            // Refresh "returns only an access token".
-            (rt.user, false)
+            // Refresh "returns only an access token" (switch `refresh_echo`).
+            (rt.user, sw.refresh_echo)
+        }
+        // Since Washington DC: only with the property true and an OAuth Application User
+        // on the entity; no refresh token (client-credentials.md; §1.4).
+        "client_credentials" => {
+            if !confidential_ok || !inner.property_bool(properties::CLIENT_CREDENTIALS, false) {
+                return deny();
+            }
+            let Some(user) = client
+                .application_user
+                .as_deref()
+                .and_then(|id| inner.user_by_sys_id(id).or_else(|| inner.user(id)))
+                .map(|u| u.user_name.clone())
+            else {
+                return deny();
+            };
+            (user, false)
+        }
+        // JWT bearer (create-jwt-endpoint.md): the assertion is signed by the entity's
+        // verifier key; `aud` = client_id; `sub` = user_name, email or sys_id; no refresh
+        // token. Confidential clients also authenticate with their secret.
+        "urn:ietf:params:oauth:grant-type:jwt-bearer" => {
+            if !(client.public_client || confidential_ok) {
+                return deny();
+            }
+            let now = inner.now();
+            let Some(claims) = client.jwt_spki.as_deref().and_then(|spki| {
+                param(pairs, "assertion")
+                    .and_then(|a| crate::jwt::verify(a, spki, &client.client_id, now))
+            }) else {
+                return deny();
+            };
+            let Some(user) = inner
+                .users
+                .iter()
+                .find(|u| {
+                    u.user_name == claims.sub || u.email == claims.sub || u.sys_id == claims.sub
+                })
+                .map(|u| u.user_name.clone())
+            else {
+                return deny();
+            };
+            (user, false)
         }
         _ => return deny(),
     };
@@ -576,6 +692,21 @@ fn token_inner(
     };
     let text = serde_json::to_string(&body).unwrap_or_default();
     json_raw(StatusCode::OK, text, false)
+}
+
+/// `GET|POST /oauth_revoke_token.do` and `/oauth_revoke.do`: no authentication; the token
+/// (access or refresh, `token` in the query or the form body) is marked expired
+/// (t_RevokeOAuthToken.md). UNCONFIRMED: status and body (200, empty, even for an unknown
+/// token) and whether revoking one kind also revokes the other (it does not here).
+pub async fn revoke(State(app): State<App>, uri: Uri, body: Bytes) -> Response<Body> {
+    let mut pairs = parse_pairs(uri.query().unwrap_or("").as_bytes());
+    pairs.extend(parse_pairs(&body));
+    if let Some(t) = param_nonempty(&pairs, "token") {
+        app.lock().revoke(t);
+    }
+    let mut res = Response::new(Body::empty());
+    *res.status_mut() = StatusCode::OK;
+    res
 }
 
 #[cfg(test)]

@@ -131,3 +131,64 @@ pub fn home(user_display_name: Option<&str>) -> String {
     };
     page("ServiceNow", &body)
 }
+
+/// The page a hibernating developer instance serves on every path (servicenow.md §6.2:
+/// title "Instance Hibernating page", `<h1>Your instance is hibernating</h1>`, "Sign in to
+/// the site to wake your instance", a button to developer.servicenow.com).
+pub fn hibernating() -> String {
+    HIBERNATING_PAGE.to_string()
+}
+
+/// The exact bytes of the hibernation page.
+pub const HIBERNATING_PAGE: &str = "<!DOCTYPE html>\n\
+<html lang=\"en\">\n\
+<head>\n\
+<meta charset=\"utf-8\">\n\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+<title>Instance Hibernating page</title>\n\
+<style>body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;background:#f1f3f4;margin:0;color:#1d1d1d}\
+main{max-width:560px;margin:96px auto;background:#fff;border-radius:8px;padding:40px;text-align:center;box-shadow:0 1px 4px rgba(0,0,0,.15)}\
+a.button{display:inline-block;margin-top:24px;padding:10px 24px;border-radius:4px;background:#293e40;color:#fff;text-decoration:none}\
+.sim{font-size:.8rem;color:#555}</style>\n\
+</head>\n\
+<body>\n\
+<main>\n\
+<h1>Your instance is hibernating</h1>\n\
+<p>Developer instances hibernate when they are not in use.</p>\n\
+<p>Sign in to the site to wake your instance.</p>\n\
+<a class=\"button\" href=\"https://developer.servicenow.com/dev.do#!/home?wu=true\">Sign in to wake your instance</a>\n\
+<p class=\"sim\">snsim: simulated ServiceNow instance (not a real instance)</p>\n\
+</main>\n\
+</body>\n\
+</html>\n";
+
+/// The edge's 502 page (UNCONFIRMED body; only the status was reported).
+pub fn bad_gateway() -> String {
+    "<html>\n<head><title>502 Bad Gateway</title></head>\n<body>\n<center><h1>502 Bad Gateway</h1></center>\n<hr><center>snow_adc</center>\n</body>\n</html>\n".to_string()
+}
+
+/// The identity provider's login page an SSO instance redirects UI paths to.
+pub fn sso_login(relay: &str) -> String {
+    page(
+        "Sign in | Identity provider",
+        &format!(
+            "<h1>Sign in with your organization account</h1>\n\
+             <p id=\"sso_notice\">This instance uses single sign-on (SAML 2.0). \
+             Continue to {} after signing in.</p>\n\
+             <form method=\"post\" action=\"/idp/login\" id=\"ssoForm\">\n\
+             <label for=\"username\">User name or email</label>\n<input name=\"username\" id=\"username\">\n\
+             <input type=\"hidden\" name=\"RelayState\" value=\"{}\">\n\
+             <button type=\"submit\" id=\"next\">Next</button>\n</form>",
+            esc(relay),
+            esc(relay)
+        ),
+    )
+}
+
+/// The page shown after Deny when the `deny` switch is `page` (UNCONFIRMED).
+pub fn access_denied() -> String {
+    page(
+        "Authorize | ServiceNow",
+        "<h1>Access denied</h1>\n<p id=\"oauth_error\">The authorization request was denied.</p>",
+    )
+}

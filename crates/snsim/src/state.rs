@@ -11,6 +11,12 @@ use rand::distributions::{Distribution, Uniform};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::switches::Switches;
+use crate::tables::Record;
 use crate::{SimConfig, ADMIN_SYS_ID, CONFIDENTIAL_CLIENT_ID, PUBLIC_CLIENT_ID};
 
 /// Authorization codes live this long (sim clock seconds).
@@ -60,9 +66,18 @@ pub struct User {
     pub email: String,
     pub roles: Vec<String>,
     pub active: bool,
+    pub web_service_access_only: bool,
 }
 
 impl User {
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.has_role("admin")
+    }
+
     pub fn display_name(&self) -> String {
         format!("{} {}", self.first_name, self.last_name)
             .trim()
@@ -89,7 +104,6 @@ impl User {
 /// An `oauth_entity` record of type `client` (an inbound OAuth client).
 #[derive(Debug, Clone)]
 pub struct OAuthClient {
-    #[allow(dead_code)] // read by the oauth_entity table (later slice)
     pub sys_id: String,
     pub name: String,
     pub client_id: String,
@@ -101,6 +115,24 @@ pub struct OAuthClient {
     pub active: bool,
     pub access_token_lifespan: u64,
     pub refresh_token_lifespan: u64,
+    /// `oauth_application_user` (sys_id): the user a client_credentials token acts as.
+    pub application_user: Option<String>,
+    pub logo_url: String,
+    pub comments: String,
+    pub default_grant_type: String,
+    /// PEM of the JWT verifier key (JWT bearer grant), and its DER.
+    pub jwt_public_key: Option<String>,
+    pub jwt_spki: Option<Vec<u8>>,
+}
+
+/// A REST API key (`x-sn-apikey`) acting as a user.
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    pub sys_id: String,
+    pub name: String,
+    pub token: String,
+    pub user: String,
+    pub active: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -151,6 +183,14 @@ pub struct Inner {
     pub requests: Vec<LoggedRequest>,
     /// Seconds added to the wall clock (see `advance_clock`).
     pub clock_offset: u64,
+    /// Runtime switches.
+    pub switches: Switches,
+    /// Plain tables (everything but sys_user, sys_user_has_role, oauth_entity and
+    /// oauth_credential, which are views of the structs above).
+    pub tables: BTreeMap<String, Vec<Record>>,
+    pub api_keys: Vec<ApiKey>,
+    /// Rate limiting: user → (window start, count).
+    pub rate: HashMap<String, (u64, u64)>,
 }
 
 /// Settings fixed at start.
@@ -160,34 +200,48 @@ pub struct Settings {
     pub auto_approve: bool,
     pub auto_approve_user: String,
     pub demo_hint: bool,
-    pub accept_basic_client_auth: bool,
-    pub post_body_only: bool,
-    pub allow_public_client_refresh: bool,
-    pub api_session_auth: bool,
-    pub json_token_body_status: u16,
+    /// `https://127.0.0.1:PORT` (no trailing slash), for `Link` headers and reference links.
+    pub base: String,
 }
 
 #[derive(Debug)]
 pub struct SimState {
     pub settings: Settings,
+    /// Mirrors `switches.untrusted_certificate` for the TLS certificate resolver.
+    pub untrusted_cert: Arc<AtomicBool>,
     inner: Mutex<Inner>,
 }
 
+/// The initial switches: `cfg.switches` with the older single-purpose config fields applied.
+pub fn initial_switches(cfg: &SimConfig) -> Switches {
+    let mut s = cfg.switches.clone();
+    s.basic_client_auth = cfg.accept_basic_client_auth;
+    s.public_client_refresh = cfg.allow_public_client_refresh;
+    s.session_cookie_auth = cfg.api_session_auth;
+    s.json_token_body_status = cfg.json_token_body_status;
+    s
+}
+
 impl SimState {
-    pub fn new(cfg: &SimConfig, confidential_secret: String) -> SimState {
+    pub fn new(
+        cfg: &SimConfig,
+        confidential_secret: String,
+        api_key: String,
+        base: String,
+        untrusted_cert: Arc<AtomicBool>,
+    ) -> SimState {
         let settings = Settings {
             tls: cfg.tls,
             auto_approve: cfg.auto_approve,
             auto_approve_user: cfg.auto_approve_user.clone(),
             demo_hint: cfg.demo_hint,
-            accept_basic_client_auth: cfg.accept_basic_client_auth,
-            post_body_only: cfg.post_body_only,
-            allow_public_client_refresh: cfg.allow_public_client_refresh,
-            api_session_auth: cfg.api_session_auth,
-            json_token_body_status: cfg.json_token_body_status,
+            base,
         };
+        let switches = initial_switches(cfg);
+        untrusted_cert.store(switches.untrusted_certificate, Ordering::SeqCst);
         let mut inner = Inner {
             users: seed_users(),
+            switches,
             ..Inner::default()
         };
         inner.clients = vec![
@@ -202,6 +256,12 @@ impl SimState {
                 active: true,
                 access_token_lifespan: cfg.access_token_lifespan,
                 refresh_token_lifespan: cfg.refresh_token_lifespan,
+                application_user: None,
+                logo_url: String::new(),
+                comments: String::new(),
+                default_grant_type: "authorization_code".into(),
+                jwt_public_key: None,
+                jwt_spki: None,
             },
             OAuthClient {
                 sys_id: "c2a6d2b1dc7f2121b1d4a1d9a5a72abb".into(),
@@ -214,13 +274,36 @@ impl SimState {
                 active: true,
                 access_token_lifespan: cfg.access_token_lifespan,
                 refresh_token_lifespan: cfg.refresh_token_lifespan,
+                application_user: None,
+                logo_url: String::new(),
+                comments: String::new(),
+                default_grant_type: "authorization_code".into(),
+                jwt_public_key: None,
+                jwt_spki: None,
             },
         ];
         inner.issued.push(confidential_secret);
+        crate::seed::seed_tables(&mut inner, cfg);
+        inner.api_keys.push(ApiKey {
+            sys_id: "d3b7e3c2ed8a3232c2e5b2eab6b83bcc".into(),
+            name: "snsim admin key".into(),
+            token: api_key.clone(),
+            user: "admin".into(),
+            active: true,
+        });
+        inner.issued.push(api_key);
         SimState {
             settings,
+            untrusted_cert,
             inner: Mutex::new(inner),
         }
+    }
+
+    /// Replace the switches (keeps the TLS resolver in sync).
+    pub fn set_switches(&self, s: Switches) {
+        self.untrusted_cert
+            .store(s.untrusted_certificate, Ordering::SeqCst);
+        self.lock().switches = s;
     }
 
     /// Lock the state. A poisoned lock is recovered: the data stays usable for a simulator.
@@ -239,6 +322,7 @@ fn seed_users() -> Vec<User> {
         email: format!("{name}@example.com"),
         roles: roles.iter().map(|r| r.to_string()).collect(),
         active: true,
+        web_service_access_only: false,
     };
     vec![
         user(
@@ -265,6 +349,14 @@ fn seed_users() -> Vec<User> {
             "Roles",
             &[],
         ),
+        user(
+            "46d44a23a9fe19810012d100cca80666",
+            "oauth.admin",
+            "OAuth#1234",
+            "OAuth",
+            "Admin",
+            &["oauth_admin"],
+        ),
     ]
 }
 
@@ -286,6 +378,100 @@ impl Inner {
     pub fn check_password(&self, user_name: &str, password: &str) -> Option<&User> {
         self.user(user_name)
             .filter(|u| u.active && constant_time_eq(u.password.as_bytes(), password.as_bytes()))
+    }
+
+    pub fn user_by_sys_id(&self, sys_id: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.sys_id == sys_id)
+    }
+
+    /// A `sys_properties` value.
+    pub fn property(&self, name: &str) -> Option<String> {
+        self.tables
+            .get("sys_properties")?
+            .iter()
+            .find(|r| r.get("name") == Some(name))
+            .and_then(|r| r.get("value").map(str::to_string))
+    }
+
+    /// A true|false property; absent or unparsable = `default`.
+    pub fn property_bool(&self, name: &str, default: bool) -> bool {
+        match self.property(name).as_deref().map(str::trim) {
+            Some(v) if v.eq_ignore_ascii_case("true") => true,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            _ => default,
+        }
+    }
+
+    /// Whether a plugin (`sys_plugins.source`) is active.
+    pub fn plugin_active(&self, source: &str) -> bool {
+        self.tables.get("sys_plugins").is_some_and(|rows| {
+            rows.iter().any(|r| {
+                r.get("source") == Some(source)
+                    && r.get("active")
+                        .is_some_and(|a| a == "true" || a == "active")
+            })
+        })
+    }
+
+    /// Activate or deactivate a plugin (`sys_plugins.source`). False when unknown.
+    pub fn set_plugin_active(&mut self, source: &str, active: bool) -> bool {
+        let Some(rows) = self.tables.get_mut("sys_plugins") else {
+            return false;
+        };
+        match rows.iter_mut().find(|r| r.get("source") == Some(source)) {
+            Some(r) => {
+                r.set("active", if active { "true" } else { "false" });
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// OAuth works: the `com.snc.platform.security.oauth` plugin is active and
+    /// `com.snc.platform.security.oauth.is.active` is not false (§3).
+    pub fn oauth_active(&self) -> bool {
+        self.plugin_active("com.snc.platform.security.oauth")
+            && self.property_bool(crate::properties::OAUTH_ACTIVE, true)
+    }
+
+    /// Create or update a `sys_properties` record.
+    pub fn set_property(&mut self, name: &str, value: &str) {
+        let now = crate::tables::glide_datetime(self.now());
+        let rows = self.tables.entry("sys_properties".into()).or_default();
+        if let Some(r) = rows.iter_mut().find(|r| r.get("name") == Some(name)) {
+            r.set("value", value);
+            r.set("sys_updated_on", &now);
+            return;
+        }
+        rows.push(crate::seed::property_row(
+            &random_hex(32),
+            name,
+            value,
+            "",
+            &now,
+        ));
+    }
+
+    /// The user behind an active API key.
+    pub fn api_key_user(&self, key: &str) -> Option<&User> {
+        let k = self
+            .api_keys
+            .iter()
+            .find(|k| k.active && constant_time_eq(k.token.as_bytes(), key.as_bytes()))?;
+        self.user(&k.user).filter(|u| u.active)
+    }
+
+    /// Revoke an access or refresh token (marks it expired). True when it existed.
+    pub fn revoke(&mut self, token: &str) -> bool {
+        if let Some(t) = self.access_tokens.get_mut(token) {
+            t.expires_at = 0;
+            return true;
+        }
+        if let Some(t) = self.refresh_tokens.get_mut(token) {
+            t.expires_at = 0;
+            return true;
+        }
+        false
     }
 
     pub fn client(&self, client_id: &str) -> Option<&OAuthClient> {

@@ -12,7 +12,10 @@ use rcgen::{
     Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
+use std::sync::atomic::{AtomicBool, Ordering};
 use time::{Duration, OffsetDateTime};
 
 /// The generated material.
@@ -26,20 +29,21 @@ fn io_err(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(e.to_string())
 }
 
-/// Generate a CA and a leaf for `127.0.0.1`, `::1`, `localhost` (plus `extra_ip` when it is
-/// not one of those and not unspecified), and build a rustls server config (ring provider,
-/// ALPN `http/1.1`).
-pub fn generate(extra_ip: IpAddr) -> std::io::Result<TlsMaterial> {
+/// A CA (with its signing key) and a leaf chain `[leaf, ca]` with its private key.
+struct Chain {
+    ca_pem: String,
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+fn make_chain(ca_name: &str, extra_ip: IpAddr) -> std::io::Result<Chain> {
     let now = OffsetDateTime::now_utc();
 
     // --- CA ---
     let ca_key = KeyPair::generate().map_err(io_err)?;
     let mut ca_params = CertificateParams::default();
     let mut ca_dn = DistinguishedName::new();
-    ca_dn.push(
-        DnType::CommonName,
-        "snsim throwaway CA (not a real instance)",
-    );
+    ca_dn.push(DnType::CommonName, ca_name);
     ca_dn.push(DnType::OrganizationName, "snsim");
     ca_params.distinguished_name = ca_dn;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
@@ -82,20 +86,61 @@ pub fn generate(extra_ip: IpAddr) -> std::io::Result<TlsMaterial> {
     leaf_params.not_after = now + Duration::days(30);
     let leaf_cert = leaf_params.signed_by(&leaf_key, &issuer).map_err(io_err)?;
 
-    let chain: Vec<CertificateDer<'static>> = vec![leaf_cert.der().clone(), ca_cert.der().clone()];
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+    Ok(Chain {
+        ca_pem: ca_cert.pem(),
+        chain: vec![leaf_cert.der().clone(), ca_cert.der().clone()],
+        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+    })
+}
 
+/// Picks the trusted chain, or (switch `untrusted_certificate`) a chain from a second CA
+/// that clients do not trust.
+#[derive(Debug)]
+struct SwitchableCert {
+    trusted: Arc<CertifiedKey>,
+    untrusted: Arc<CertifiedKey>,
+    use_untrusted: Arc<AtomicBool>,
+}
+
+impl ResolvesServerCert for SwitchableCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(if self.use_untrusted.load(Ordering::SeqCst) {
+            self.untrusted.clone()
+        } else {
+            self.trusted.clone()
+        })
+    }
+}
+
+/// Generate a CA and a leaf for `127.0.0.1`, `::1`, `localhost` (plus `extra_ip` when it is
+/// not one of those and not unspecified), a second untrusted chain, and build a rustls
+/// server config (ring provider, ALPN `http/1.1`).
+pub fn generate(extra_ip: IpAddr, use_untrusted: Arc<AtomicBool>) -> std::io::Result<TlsMaterial> {
+    let trusted = make_chain("snsim throwaway CA (not a real instance)", extra_ip)?;
+    let untrusted = make_chain("snsim UNTRUSTED CA (fault injection)", extra_ip)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut server_config = ServerConfig::builder_with_provider(provider)
+    let certified = |c: Chain| -> std::io::Result<Arc<CertifiedKey>> {
+        let key = provider
+            .key_provider
+            .load_private_key(c.key)
+            .map_err(io_err)?;
+        Ok(Arc::new(CertifiedKey::new(c.chain, key)))
+    };
+    let ca_pem = trusted.ca_pem.clone();
+    let resolver = SwitchableCert {
+        trusted: certified(trusted)?,
+        untrusted: certified(untrusted)?,
+        use_untrusted,
+    };
+    let mut server_config = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(io_err)?
         .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(io_err)?;
+        .with_cert_resolver(Arc::new(resolver));
     server_config.alpn_protocols = vec![b"http/1.1".to_vec()];
 
     Ok(TlsMaterial {
-        ca_pem: ca_cert.pem(),
+        ca_pem,
         server_config: Arc::new(server_config),
     })
 }

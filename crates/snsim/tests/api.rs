@@ -79,7 +79,13 @@ async fn missing_or_bad_credentials_get_401() {
     )
     .await;
     assert_401(get(&sim, "/api/now/table/sys_user", Some("Bearer nope")).await).await;
-    // A logged-in session cookie does not authenticate API calls (default).
+    // With session_cookie_auth off, a logged-in session cookie does not authenticate API
+    // calls (the default honours it, like the platform).
+    let sim = start(SimConfig {
+        api_session_auth: false,
+        ..SimConfig::default()
+    })
+    .await;
     let b = browser(&sim);
     login(&sim, &b, "admin", "Admin#1234", "/").await;
     let res = b
@@ -141,7 +147,7 @@ async fn sys_user_query_fields_limit_and_total_count() {
         Some(&auth),
     )
     .await;
-    assert_eq!(header(res.headers(), "x-total-count"), "3");
+    assert_eq!(header(res.headers(), "x-total-count"), "4");
     assert_eq!(
         res.text().await.unwrap(),
         r#"{"result":[{"user_name":"admin"},{"user_name":"abel.tuter"}]}"#
@@ -150,7 +156,7 @@ async fn sys_user_query_fields_limit_and_total_count() {
     let res = get(&sim, "/api/now/table/sys_user", Some(&auth)).await;
     let v: serde_json::Value = res.json().await.unwrap();
     let rows = v["result"].as_array().unwrap();
-    assert_eq!(rows.len(), 3);
+    assert_eq!(rows.len(), 4);
     for row in rows {
         for (_, val) in row.as_object().unwrap() {
             assert!(val.is_string(), "{row}");
@@ -340,7 +346,11 @@ async fn control_api_and_request_log() {
         .unwrap();
     let secrets: Vec<String> = serde_json::from_value(issued["secrets"].clone()).unwrap();
     assert_eq!(secrets, sim.issued_secrets());
-    assert_eq!(secrets.len(), 3, "client secret + access + refresh");
+    assert_eq!(
+        secrets.len(),
+        4,
+        "client secret + API key + access + refresh"
+    );
     let clients: serde_json::Value = c
         .get(url(&sim, "/__snsim/clients"))
         .send()

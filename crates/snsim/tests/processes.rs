@@ -93,6 +93,7 @@ async fn binary_prints_its_settings_then_ready() {
             "confidential_client_id",
             "confidential_client_secret_file",
             "public_client_id",
+            "api_key_file",
             "users"
         ]
     );
@@ -107,7 +108,22 @@ async fn binary_prints_its_settings_then_ready() {
         Some(CONFIDENTIAL_CLIENT_ID)
     );
     assert_eq!(value(&lines, "public_client_id"), Some(PUBLIC_CLIENT_ID));
-    assert_eq!(value(&lines, "users"), Some("admin,abel.tuter,no.roles"));
+    assert_eq!(
+        value(&lines, "users"),
+        Some("admin,abel.tuter,no.roles,oauth.admin")
+    );
+    // The API key file is 0600 and its content is not printed either.
+    let key_path = value(&lines, "api_key_file").unwrap();
+    let key = std::fs::read_to_string(key_path).unwrap();
+    let key = key.trim();
+    assert_eq!(key.len(), 40);
+    assert!(!lines.iter().any(|l| l.contains(key)));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(key_path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 
     // The secret file is 0600 and its content is not printed; the CA file works.
     let secret_path = value(&lines, "confidential_client_secret_file").unwrap();
@@ -150,6 +166,146 @@ async fn binary_prints_its_settings_then_ready() {
         assert!(!ca_path.exists(), "CA file removed on SIGTERM");
         assert!(!secret_path.exists(), "secret file removed on SIGTERM");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn binary_scenario_file_and_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("scenario.toml");
+    std::fs::write(
+        &scenario,
+        r#"
+[switches]
+instance_state = "hibernating"
+refresh_echo = true
+
+[switches.faults]
+latency_ms = 0
+
+[properties]
+"glide.buildname" = "Yokohama"
+"#,
+    )
+    .unwrap();
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, "given-api-key\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_snsim"))
+        .args(["--port", "0", "--http", "--scenario"])
+        .arg(&scenario)
+        .args(["--set", "mfa=true", "--set", "faults.count=5"])
+        .args([
+            "--property",
+            "glide.oauth.inbound.ropc.grant_type.disabled=true",
+        ])
+        .arg("--api-key-file")
+        .arg(&key_file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn snsim");
+    let lines = read_until_ready(&mut child).await;
+    assert_eq!(
+        value(&lines, "api_key_file"),
+        Some(key_file.to_str().unwrap())
+    );
+    let base = url::Url::parse(value(&lines, "base_url").unwrap()).unwrap();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let res = http
+        .get(base.join("api/now/table/sys_user").unwrap())
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(header(res.headers(), "content-type"), "text/html");
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("<h1>Your instance is hibernating</h1>"));
+    let sw: serde_json::Value = http
+        .get(base.join("__snsim/switches").unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sw["instance_state"], "hibernating");
+    assert_eq!(sw["refresh_echo"], true);
+    assert_eq!(sw["mfa"], true);
+    assert_eq!(sw["faults"]["count"], 5);
+    let props: serde_json::Value = http
+        .get(base.join("__snsim/properties").unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(props["glide.buildname"], "Yokohama");
+    assert_eq!(
+        props["glide.oauth.inbound.ropc.grant_type.disabled"],
+        "true"
+    );
+    let info: serde_json::Value = http
+        .get(base.join("__snsim/info").unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["api_keys"][0]["token"], "given-api-key");
+    terminate(child).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn binary_help_documents_scenarios_and_switches() {
+    let out = Command::new(env!("CARGO_BIN_EXE_snsim"))
+        .arg("--help")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "--scenario",
+        "--state",
+        "--set",
+        "--property",
+        "--api-key-file",
+        "instance_state",
+        "redirect_strict",
+        "refresh_echo",
+        "basic_client_auth",
+        "session_cookie_auth",
+        "mfa",
+        "scope_restricted",
+        "plugin_active_format",
+        "rate_limit_per_hour",
+        "untrusted_certificate",
+        "hidden_fields",
+        "drop_connection",
+        "glide.oauth.inbound.client.credential.grant_type.enabled",
+        "/__snsim/switches",
+    ] {
+        assert!(text.contains(needle), "--help lacks {needle}");
+    }
+    // A bad scenario file fails cleanly.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[switches]\nno_such_switch = 1\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_snsim"))
+        .arg("--scenario")
+        .arg(&bad)
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_switch"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -168,6 +168,17 @@ pub async fn login(sim: &RunningSim, b: &reqwest::Client, user: &str, password: 
 /// Drive the browser flow for an authorize URL (log in, consent with `action`), returning
 /// the final 302 `Location`.
 pub async fn browser_flow(sim: &RunningSim, authorize: &str, action: &str) -> String {
+    let res = browser_flow_response(sim, authorize, action).await;
+    assert_eq!(res.status(), 302);
+    header(res.headers(), "location").to_string()
+}
+
+/// Like [`browser_flow`], returning the response to the consent form.
+pub async fn browser_flow_response(
+    sim: &RunningSim,
+    authorize: &str,
+    action: &str,
+) -> reqwest::Response {
     let b = browser(sim);
     let res = b.get(authorize).send().await.unwrap();
     assert_eq!(res.status(), 200);
@@ -188,14 +199,11 @@ pub async fn browser_flow(sim: &RunningSim, authorize: &str, action: &str) -> St
     assert!(consent.contains("<h1>Authorize</h1>"), "{consent}");
     let mut form = inputs(&consent);
     form.push(("action".into(), action.into()));
-    let res = b
-        .post(url(sim, "/oauth_auth.do"))
+    b.post(url(sim, "/oauth_auth.do"))
         .form(&form)
         .send()
         .await
-        .unwrap();
-    assert_eq!(res.status(), 302);
-    header(res.headers(), "location").to_string()
+        .unwrap()
 }
 
 /// A token call with a form body.
