@@ -1,42 +1,136 @@
-//! The real OS keychain. On Linux this needs an unlocked Secret Service: CI runs it under
-//! `dbus-run-session` with gnome-keyring unlocked (tests/keychain/run.sh). It is `#[ignore]`d
-//! so a plain `cargo test` on a machine without a keyring does not fail; the test script runs
-//! it with `--ignored`, where it must pass.
+//! The real OS keychain on Linux: a private D-Bus session bus with its own gnome-keyring
+//! (tests/support/secret_service.rs), unlocked, so a plain `cargo test` exercises the real
+//! Secret Service without touching the user's keyrings.
+//!
+//! One `#[test]` in this binary on purpose: libdbus caches `DBUS_SESSION_BUS_ADDRESS` at the
+//! first connection, so the whole process talks to one private bus.
+#![cfg(target_os = "linux")]
 
-use snconnect_core::keychain::{account, KeyringStore, SecretStore};
+#[path = "../../../tests/support/secret_service.rs"]
+mod secret_service;
+
+use secret_service::SecretService;
+use snconnect_core::keychain::{account, KeyringStore, SecretStore, SERVICE};
 use snconnect_core::Secret;
 
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn get(store: &KeyringStore, account: &str) -> Option<String> {
+    store
+        .get(account)
+        .unwrap_or_else(|d| panic!("get {account}: {d:?}"))
+        .map(|s| s.expose().to_string())
+}
+
 #[test]
-#[ignore = "needs an unlocked Secret Service; run by tests/keychain/run.sh"]
 fn real_keychain_round_trip_one_entry_per_secret() {
-    let service = format!("snconnect-test-{}", std::process::id());
-    let store = KeyringStore::new(&service);
-    let rt = account("ci-profile", "refresh_token");
-    let cs = account("ci-profile", "client_secret");
-    store
-        .set(&rt, &Secret::new("refresh-token-value-123"))
-        .expect("store refresh token");
-    store
-        .set(&cs, &Secret::new("client-secret-value-456"))
-        .expect("store client secret");
-    // A fresh store object reads the same entries: they live in the keychain, not in memory.
-    let again = KeyringStore::new(&service);
-    assert_eq!(
-        again.get(&rt).unwrap().unwrap().expose(),
-        "refresh-token-value-123"
-    );
-    assert_eq!(
-        again.get(&cs).unwrap().unwrap().expose(),
-        "client-secret-value-456"
-    );
-    // Deleting one leaves the other: one entry per secret.
-    again.delete(&rt).unwrap();
-    assert!(again.get(&rt).unwrap().is_none());
-    assert_eq!(
-        again.get(&cs).unwrap().unwrap().expose(),
-        "client-secret-value-456"
-    );
-    again.delete(&cs).unwrap();
-    again.delete(&cs).expect("deleting a missing entry is fine");
+    let ss = SecretService::start_unlocked()
+        .unwrap_or_else(|e| panic!("start a private Secret Service: {e}"));
+    for (k, v) in ss.env() {
+        std::env::set_var(k, v);
+    }
+    std::env::remove_var("DISPLAY");
+
+    let store = KeyringStore::default();
     assert_eq!(store.kind(), "keychain");
+    let acme_rt = account("acme", "refresh_token");
+    let acme_cs = account("acme", "client_secret");
+    let globex_rt = account("globex", "refresh_token");
+
+    // Nothing there yet: a missing entry is None, not an error.
+    assert_eq!(get(&store, &acme_rt), None);
+    assert!(ss.stored_secrets().is_empty());
+
+    // One entry per secret, and two accounts (or two profiles) never collide.
+    store
+        .set(&acme_rt, &Secret::new("acme-refresh-token-1"))
+        .expect("store acme refresh token");
+    store
+        .set(&acme_cs, &Secret::new("acme-client-secret"))
+        .expect("store acme client secret");
+    store
+        .set(&globex_rt, &Secret::new("globex-refresh-token"))
+        .expect("store globex refresh token");
+    assert_eq!(
+        sorted(ss.stored_secrets()),
+        sorted(vec![
+            "acme-refresh-token-1".into(),
+            "acme-client-secret".into(),
+            "globex-refresh-token".into(),
+        ]),
+        "exactly one keyring item per secret, under service={SERVICE}"
+    );
+
+    // A fresh store object reads the same entries: they live in the keychain, not in memory.
+    let again = KeyringStore::new(SERVICE);
+    assert_eq!(
+        get(&again, &acme_rt).as_deref(),
+        Some("acme-refresh-token-1")
+    );
+    assert_eq!(get(&again, &acme_cs).as_deref(), Some("acme-client-secret"));
+    assert_eq!(
+        get(&again, &globex_rt).as_deref(),
+        Some("globex-refresh-token")
+    );
+
+    // Overwrite replaces the value in place: still one item for that account.
+    again
+        .set(&acme_rt, &Secret::new("acme-refresh-token-2"))
+        .expect("overwrite acme refresh token");
+    assert_eq!(
+        get(&store, &acme_rt).as_deref(),
+        Some("acme-refresh-token-2")
+    );
+    assert_eq!(
+        sorted(ss.stored_secrets()),
+        sorted(vec![
+            "acme-refresh-token-2".into(),
+            "acme-client-secret".into(),
+            "globex-refresh-token".into(),
+        ]),
+        "overwrite must not leave the old value behind"
+    );
+
+    // Deleting one leaves the others; deleting a missing entry is fine.
+    store.delete(&acme_rt).expect("delete acme refresh token");
+    assert_eq!(get(&store, &acme_rt), None);
+    assert_eq!(get(&store, &acme_cs).as_deref(), Some("acme-client-secret"));
+    assert_eq!(
+        get(&store, &globex_rt).as_deref(),
+        Some("globex-refresh-token")
+    );
+    store
+        .delete(&acme_rt)
+        .expect("deleting a missing entry is Ok");
+    store
+        .delete(&account("never", "stored"))
+        .expect("deleting a never-stored entry is Ok");
+
+    // Unicode and a ~4 KB value (a long JWT-style refresh token) round-trip byte for byte.
+    let mut long = String::from("ünïcødé-€-日本語-😀-");
+    let mut i = 0u32;
+    while long.len() < 4096 {
+        long.push_str(&format!("{i:04x}.ß"));
+        i += 1;
+    }
+    assert!(long.len() >= 4096);
+    let long_acct = account("ünïcødé-prøfile", "refresh_token");
+    store
+        .set(&long_acct, &Secret::new(long.clone()))
+        .expect("store a 4 KB unicode secret");
+    assert_eq!(get(&again, &long_acct).as_deref(), Some(long.as_str()));
+    assert!(ss.stored_secrets().contains(&long));
+
+    // Clean up through the API: nothing left behind.
+    for acct in [&acme_cs, &globex_rt, &long_acct] {
+        store.delete(acct).expect("delete");
+    }
+    assert!(
+        ss.stored_secrets().is_empty(),
+        "left behind: {} item(s)",
+        ss.stored_secrets().len()
+    );
 }
