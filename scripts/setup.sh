@@ -60,4 +60,12 @@ if [ "$WITH_TESTS" = 1 ]; then
     python3 -m venv "$ROOT/.venv"
     "$ROOT/.venv/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/tests/e2e/requirements.txt"
   fi
+  # The standards OAuth server (oidc-provider) of the standards_server tests, from its lock file;
+  # reinstalled only when the lock file changed.
+  OAUTH_STAMP="$ROOT/tests/oauth-server/node_modules/.snconnect-lock"
+  if ! cmp -s "$ROOT/tests/oauth-server/package-lock.json" "$OAUTH_STAMP" 2>/dev/null; then
+    say "npm ci (tests/oauth-server/)"
+    (cd "$ROOT/tests/oauth-server" && npm ci --no-audit --no-fund)
+    cp "$ROOT/tests/oauth-server/package-lock.json" "$OAUTH_STAMP"
+  fi
 fi

@@ -9,6 +9,15 @@ It GETs the authorize URL keeping cookies; if it sees the login form it fills
 `action` = $STANDIN_ACTION (default allow); then it follows the 302 to the loopback
 redirect URI and GETs it. Exit 0 once the callback answered, non-zero otherwise.
 
+Two kinds of authorization server are understood, told apart by their forms:
+  - the ServiceNow simulator (snsim): a login form with `user_name`/`user_password`,
+    a consent form with submit buttons `action=allow` / `action=deny`;
+  - oidc-provider (tests/oauth-server, and oidc-provider's stock devInteractions): a
+    login form with a hidden `prompt=login` and `login`/`password` fields, a consent form
+    with a hidden `prompt=consent`. To allow, it presses the button whose value is
+    `allow` (or the form's only button, e.g. devInteractions' "Continue"); to deny, the
+    button whose value is `deny`, else the page's "[ Cancel ]" link to …/abort.
+
 Environment:
   STANDIN_CA_FILE   PEM file of a CA to trust (verification is never disabled)
   STANDIN_LOG       append one short line per step to this file (never codes,
@@ -62,11 +71,14 @@ class FormParser(html.parser.HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.forms = []
+        self.links = []  # href of every <a>, in document order
         self.current = None
         self.in_button = None
 
     def handle_starttag(self, tag, attrs):
         a = {k: (v if v is not None else "") for k, v in attrs}
+        if tag == "a" and a.get("href"):
+            self.links.append(a["href"])
         if tag == "form":
             self.current = Form(a)
             self.forms.append(self.current)
@@ -153,6 +165,20 @@ def submit(opener, page_url, form, button, extra, timeout):
     return fetch(opener, target + sep + urllib.parse.urlencode(fields), timeout=timeout)
 
 
+def has_field(form, name, value=None):
+    return any(k == name and (value is None or v == value) for k, v in form.fields)
+
+
+def is_oidc_login(form):
+    """oidc-provider's login form: hidden prompt=login, a `login` and a `password` field."""
+    return has_field(form, "prompt", "login") and has_field(form, "login") and has_field(form, "password")
+
+
+def is_oidc_consent(form):
+    """oidc-provider's consent form: hidden prompt=consent."""
+    return has_field(form, "prompt", "consent")
+
+
 def is_callback(start_url, url):
     """A redirect leaving the instance for a plain-http loopback listener (the app's redirect URI)."""
     target = urllib.parse.urlsplit(url)
@@ -199,6 +225,8 @@ def run(start_url):
         parser.feed(text)
         login_form = find_form(parser.forms, lambda f: any(k == "user_password" for k, _ in f.fields))
         consent_form = find_form(parser.forms, lambda f: any(b[0] == "action" for b in f.buttons))
+        oidc_login_form = find_form(parser.forms, is_oidc_login)
+        oidc_consent_form = find_form(parser.forms, is_oidc_consent)
 
         if login_form is not None:
             if logged_in:
@@ -217,6 +245,36 @@ def run(start_url):
                 raise StandinError("the consent page has no %r button" % action)
             status, headers, text, url = submit(opener, url, consent_form, button, {}, timeout)
             log("submit consent form action=%s -> %d" % (action, status))
+            continue
+
+        if oidc_login_form is not None:
+            if logged_in:
+                raise StandinError("login failed (the login form came back)")
+            button = oidc_login_form.buttons[0] if oidc_login_form.buttons else None
+            status, headers, text, url = submit(
+                opener, url, oidc_login_form, button, {"login": user, "password": password}, timeout
+            )
+            logged_in = True
+            log("submit login form (oidc-provider) -> %d" % status)
+            continue
+
+        if oidc_consent_form is not None:
+            buttons = oidc_consent_form.buttons
+            button = next((b for b in buttons if b[0] and b[1] == action), None)
+            if button is None and action == "allow" and len(buttons) <= 1:
+                button = buttons[0] if buttons else None  # devInteractions: one "Continue" button
+            elif button is None and action == "deny":
+                abort = next((h for h in parser.links if urllib.parse.urlsplit(h).path.endswith("/abort")), None)
+                if abort is None:
+                    raise StandinError("the consent page has no deny button and no cancel link")
+                url = urllib.parse.urljoin(url, abort)
+                status, headers, text, _ = fetch(opener, url, timeout=timeout)
+                log("follow cancel link (oidc-provider) action=deny -> %d" % status)
+                continue
+            elif button is None:
+                raise StandinError("the consent page has no %r button" % action)
+            status, headers, text, url = submit(opener, url, oidc_consent_form, button, {}, timeout)
+            log("submit consent form (oidc-provider) action=%s -> %d" % (action, status))
             continue
 
         snippet = " ".join(text.split())[:200]
