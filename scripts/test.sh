@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every test: formatting, lints, the UI's type check and unit tests, all cargo tests, the
-# real-keychain test and the WebDriver test of the real window. Installs what it needs first.
+# Every test: formatting, lints, the UI's type check and unit tests, all cargo tests (real
+# Secret Service included) and the WebDriver test of the real window. Installs what it needs first.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -20,11 +20,10 @@ say "UI: strict type check, build, Vitest"
 say "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
-say "cargo test (unit tests; snsim and the CLI over real TLS)"
+# The keychain tests (keychain_real, keychain_locked) and the CLI tests start a private
+# dbus-daemon + gnome-keyring per test (tests/support/secret_service.rs): a real Secret Service.
+say "cargo test (unit tests; snsim, the core and the CLI over real TLS; a real Secret Service; a strict standards OAuth server)"
 cargo test --workspace
-
-say "real keychain: gnome-keyring unlocked under dbus-run-session"
-tests/keychain/run.sh
 
 say "WebDriver: the real window under Xvfb, demo mode, browser stand-in"
 # --all-targets resolves features like the cargo test run above, so this only links the app.

@@ -308,7 +308,7 @@ pub async fn save_connection(
         username: None,
         client_id: Some(reg.client_id),
         redirect_port: Some(state.redirect_port),
-        scope: None,
+        ..Profile::default()
     })?;
     tracing::info!(profile = %name, stored, "connection saved");
     Ok(SavedDto {

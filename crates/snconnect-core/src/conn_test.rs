@@ -9,20 +9,62 @@ use crate::secret::Secret;
 use serde::Serialize;
 use std::time::Instant;
 
+/// Where an API key goes: a request header or a query parameter (Automate365's "parameter
+/// type"). ServiceNow's name for it is `x-sn-apikey`, in either place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiKeyIn {
+    #[default]
+    Header,
+    Query,
+}
+
+/// ServiceNow's API key parameter name.
+pub const DEFAULT_API_KEY_PARAM: &str = "x-sn-apikey";
+
 /// How API calls authenticate.
 #[derive(Debug, Clone)]
 pub enum ApiAuth {
     Bearer(Secret),
-    Basic { username: String, password: Secret },
+    Basic {
+        username: String,
+        password: Secret,
+    },
+    ApiKey {
+        key: Secret,
+        param: String,
+        location: ApiKeyIn,
+    },
 }
 
 impl ApiAuth {
-    fn apply(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    /// Adds the credentials to a request (always preemptively: ServiceNow's Attachment API
+    /// answers 403 to clients that wait for a challenge).
+    pub fn apply(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match self {
             ApiAuth::Bearer(t) => req.bearer_auth(t.expose()),
             ApiAuth::Basic { username, password } => {
                 req.basic_auth(username, Some(password.expose()))
             }
+            ApiAuth::ApiKey {
+                key,
+                param,
+                location: ApiKeyIn::Header,
+            } => req.header(param.as_str(), key.expose()),
+            ApiAuth::ApiKey {
+                key,
+                param,
+                location: ApiKeyIn::Query,
+            } => req.query(&[(param.as_str(), key.expose())]),
+        }
+    }
+
+    /// A short, secret-free name for reports ("bearer", "basic", "api-key (header)").
+    pub fn label(&self) -> String {
+        match self {
+            ApiAuth::Bearer(_) => "bearer".into(),
+            ApiAuth::Basic { .. } => "basic".into(),
+            ApiAuth::ApiKey { location, .. } => format!("api-key ({location:?})").to_lowercase(),
         }
     }
 }
@@ -170,6 +212,55 @@ pub async fn table_read(
     Ok(rows)
 }
 
+/// Rows of a Table API query, with `X-Total-Count` (which ServiceNow computes before ACLs).
+#[derive(Debug, Clone)]
+pub struct TableRows {
+    pub rows: Vec<serde_json::Value>,
+    pub total: Option<u64>,
+}
+
+/// `GET /api/now/table/{table}?sysparm_query=…&sysparm_fields=…&sysparm_limit=…`, classified.
+pub async fn table_query(
+    http: &reqwest::Client,
+    instance: &InstanceUrl,
+    auth: &ApiAuth,
+    table: &str,
+    query: &str,
+    fields: &str,
+    limit: usize,
+) -> Result<TableRows, Diagnosis> {
+    let mut url = instance.join(&format!("api/now/table/{table}"));
+    {
+        let mut q = url.query_pairs_mut();
+        if !query.is_empty() {
+            q.append_pair("sysparm_query", query);
+        }
+        if !fields.is_empty() {
+            q.append_pair("sysparm_fields", fields);
+        }
+        q.append_pair("sysparm_limit", &limit.to_string());
+    }
+    let resp = auth
+        .apply(
+            http.get(url)
+                .header(reqwest::header::ACCEPT, "application/json"),
+        )
+        .send()
+        .await
+        .map_err(|e| crate::http::classify_transport(&e))?;
+    let total: Option<u64> = resp
+        .headers()
+        .get("x-total-count")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
+    let body = json_body(resp, auth).await?;
+    let rows = body["result"].as_array().cloned().ok_or_else(|| {
+        Diagnosis::new(Code::UnexpectedResponse)
+            .with_detail(format!("table {table}: no result array"))
+    })?;
+    Ok(TableRows { rows, total })
+}
+
 async fn get_json(
     http: &reqwest::Client,
     url: url::Url,
@@ -237,6 +328,7 @@ pub async fn json_body(
             let code = match auth {
                 ApiAuth::Bearer(_) => Code::AccessTokenRejected,
                 ApiAuth::Basic { .. } => Code::BasicAuthRejected,
+                ApiAuth::ApiKey { .. } => Code::ApiKeyRejected,
             };
             Err(Diagnosis::new(code).with_detail(detail("")))
         }

@@ -10,6 +10,7 @@
 
 pub mod browser;
 pub mod conn_test;
+pub mod connection;
 pub mod error;
 pub mod guide;
 pub mod http;
@@ -17,8 +18,11 @@ pub mod instance;
 pub mod keychain;
 pub mod loopback;
 pub mod oauth;
+pub mod probe;
 pub mod profiles;
+pub mod report;
 pub mod secret;
+pub mod token;
 pub mod verify;
 
 pub use error::{Code, Diagnosis};

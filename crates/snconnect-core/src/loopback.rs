@@ -88,6 +88,20 @@ pub fn parse_request_line(line: &str) -> Callback {
     }
 }
 
+/// Parses a redirected URL the user pasted (the paste fallback when the browser cannot reach
+/// the loopback listener, e.g. a browser on another machine or behind a strict proxy), such as
+/// `http://127.0.0.1:8765/callback?code=…&state=…`. Pure; the same rules as a request line.
+pub fn parse_redirected_url(input: &str) -> Callback {
+    let Ok(url) = url::Url::parse(input.trim()) else {
+        return Callback::NotFound;
+    };
+    let target = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    };
+    parse_request_line(&format!("GET {target} HTTP/1.1"))
+}
+
 /// A bound listener, waiting to be used once.
 pub struct CallbackListener {
     listener: TcpListener,
@@ -126,12 +140,14 @@ impl CallbackListener {
     }
 
     /// Waits for the browser to come back with a code whose `state` equals `expected_state`.
-    /// Ends on the first decisive callback, on `timeout`, or when `cancel` completes.
+    /// Ends on the first decisive callback, on `timeout`, or when `cancel` completes. URLs sent
+    /// on `pasted` (the paste fallback) count like a request to the listener.
     pub async fn wait<C>(
         self,
         expected_state: &Secret,
         timeout: Duration,
         cancel: C,
+        mut pasted: mpsc::Receiver<String>,
     ) -> Result<Secret, Diagnosis>
     where
         C: Future<Output = ()>,
@@ -158,6 +174,9 @@ impl CallbackListener {
                             }
                         });
                     }
+                }
+                Some(url) = pasted.recv() => {
+                    let _ = tx.send(parse_redirected_url(&url)).await;
                 }
                 Some(cb) = rx.recv() => match cb {
                     Callback::Code { code, state } => {
@@ -279,6 +298,45 @@ mod tests {
         assert_eq!(parse_request_line("GET"), Callback::NotFound);
     }
 
+    fn no_paste() -> mpsc::Receiver<String> {
+        mpsc::channel(1).1
+    }
+
+    #[test]
+    fn parses_pasted_urls() {
+        assert_eq!(
+            parse_redirected_url(" http://127.0.0.1:8765/callback?code=abc&state=xyz \n"),
+            Callback::Code {
+                code: "abc".into(),
+                state: "xyz".into()
+            }
+        );
+        assert_eq!(parse_redirected_url("not a url"), Callback::NotFound);
+        assert_eq!(
+            parse_redirected_url("https://elsewhere.example/other?code=a&state=b"),
+            Callback::NotFound
+        );
+    }
+
+    #[tokio::test]
+    async fn a_pasted_url_completes_the_wait() {
+        let l = CallbackListener::bind(0).await.unwrap();
+        let (tx, rx) = mpsc::channel(1);
+        tx.send("http://127.0.0.1:1/callback?code=pasted&state=st".into())
+            .await
+            .unwrap();
+        let code = l
+            .wait(
+                &Secret::new("st"),
+                Duration::from_secs(10),
+                std::future::pending(),
+                rx,
+            )
+            .await
+            .unwrap();
+        assert_eq!(code.expose(), "pasted");
+    }
+
     fn get(port: u16, target: &str) -> String {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         write!(s, "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
@@ -293,8 +351,13 @@ mod tests {
         let port = l.port();
         let state = Secret::new("st4te");
         let waiter = tokio::spawn(async move {
-            l.wait(&state, Duration::from_secs(10), std::future::pending())
-                .await
+            l.wait(
+                &state,
+                Duration::from_secs(10),
+                std::future::pending(),
+                no_paste(),
+            )
+            .await
         });
         let out = tokio::task::spawn_blocking(move || {
             // A pre-connect that never sends anything must not block the real callback.
@@ -322,6 +385,7 @@ mod tests {
                 &Secret::new("good"),
                 Duration::from_secs(10),
                 std::future::pending(),
+                no_paste(),
             )
             .await
         });
@@ -337,6 +401,7 @@ mod tests {
                 &Secret::new("s"),
                 Duration::from_secs(10),
                 std::future::pending(),
+                no_paste(),
             )
             .await
         });
@@ -359,12 +424,18 @@ mod tests {
                 &Secret::new("s"),
                 Duration::from_millis(50),
                 std::future::pending(),
+                no_paste(),
             )
             .await
             .unwrap_err();
         assert_eq!(err.code, Code::CallbackTimeout);
         let err = fallback
-            .wait(&Secret::new("s"), Duration::from_secs(10), async {})
+            .wait(
+                &Secret::new("s"),
+                Duration::from_secs(10),
+                async {},
+                no_paste(),
+            )
             .await
             .unwrap_err();
         assert_eq!(err.code, Code::Cancelled);

@@ -14,9 +14,10 @@ use crate::instance::InstanceUrl;
 use crate::secret::Secret;
 use oauth2::basic::{BasicClient, BasicErrorResponse, BasicErrorResponseType, BasicTokenResponse};
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, ResourceOwnerPassword,
-    ResourceOwnerUsername, Scope, TokenResponse, TokenUrl,
+    AccessToken, AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    ResourceOwnerPassword, ResourceOwnerUsername, RevocationUrl, Scope, StandardRevocableToken,
+    TokenResponse, TokenUrl,
 };
 use rand::distributions::Alphanumeric;
 use rand::Rng;
@@ -185,6 +186,166 @@ impl ClientRegistration {
         finish(result, &capture, Grant::Password)
     }
 
+    /// client_credentials grant (Washington DC and later; ServiceNow needs the enabling property
+    /// and an OAuth Application User on the registry record). No refresh token is expected.
+    pub async fn client_credentials(&self, http: &reqwest::Client) -> Result<TokenSet, Diagnosis> {
+        if self.client_secret.is_none() {
+            return Err(Diagnosis::usage(
+                "client secret",
+                "the client credentials grant needs the client secret (SNCONNECT_CLIENT_SECRET)",
+            ));
+        }
+        let client = self.oauth_client(None)?;
+        let capture = Capture::default();
+        let mut req = client.exchange_client_credentials();
+        if let Some(scope) = &self.scope {
+            for s in scope.split_whitespace() {
+                req = req.add_scope(Scope::new(s.to_string()));
+            }
+        }
+        let result = req.request_async(&capture.client(http)).await;
+        finish(result, &capture, Grant::ClientCredentials)
+    }
+
+    /// Server-side revocation of a token (RFC 7009 body: `token`, `token_type_hint`, client
+    /// authentication in the body). ServiceNow's `oauth_revoke_token.do` takes the same form.
+    /// Over https this goes through the `oauth2` crate; the crate refuses plain-http revocation
+    /// URLs, so for a loopback http URL (a local simulator or test server; `InstanceUrl` and
+    /// the custom-URL parser accept http only there) the same form is posted directly.
+    pub async fn revoke(
+        &self,
+        http: &reqwest::Client,
+        token: &Secret,
+        kind: TokenKind,
+    ) -> Result<(), Diagnosis> {
+        let Some(url) = self.endpoints.revoke_url.clone() else {
+            return Err(Diagnosis::usage(
+                "--revoke-url",
+                "this connection has no revocation URL; add one, or use `token reset` for a local reset",
+            ));
+        };
+        let started = std::time::Instant::now();
+        let result = if url.scheme() == "https" {
+            self.revoke_via_oauth2(http, url, token, kind).await
+        } else {
+            self.revoke_via_form(http, url, token, kind).await
+        };
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            ok = result.is_ok(),
+            "revocation"
+        );
+        result
+    }
+
+    async fn revoke_via_oauth2(
+        &self,
+        http: &reqwest::Client,
+        url: Url,
+        token: &Secret,
+        kind: TokenKind,
+    ) -> Result<(), Diagnosis> {
+        let mut client = BasicClient::new(ClientId::new(self.client_id.trim().to_string()))
+            .set_auth_type(AuthType::RequestBody)
+            .set_revocation_url(RevocationUrl::from_url(url));
+        if let Some(secret) = &self.client_secret {
+            client = client.set_client_secret(ClientSecret::new(secret.expose().to_string()));
+        }
+        let revocable = match kind {
+            TokenKind::Access => {
+                StandardRevocableToken::AccessToken(AccessToken::new(token.expose().to_string()))
+            }
+            TokenKind::Refresh => {
+                StandardRevocableToken::RefreshToken(RefreshToken::new(token.expose().to_string()))
+            }
+        };
+        let capture = Capture::default();
+        let req = client.revoke_token(revocable).map_err(|e| {
+            Diagnosis::usage("--revoke-url", format!("not usable for revocation: {e}"))
+        })?;
+        match req.request_async(&capture.client(http)).await {
+            Ok(()) => Ok(()),
+            Err(RequestTokenError::Request(e)) => Err(classify_transport(&e)),
+            Err(RequestTokenError::ServerResponse(err)) => {
+                let status = capture.taken().map(|c| c.0).unwrap_or(0);
+                Err(
+                    Diagnosis::new(Code::TokenRequestDenied).with_detail(format!(
+                        "revocation endpoint: HTTP {status} error={}",
+                        err.error()
+                    )),
+                )
+            }
+            Err(RequestTokenError::Parse(_, body)) => Err(match capture.taken() {
+                Some((status, ct, _)) => non_json_or_malformed(status, &ct, &body),
+                None => Diagnosis::new(Code::UnexpectedResponse),
+            }),
+            Err(RequestTokenError::Other(msg)) => Err(match capture.taken() {
+                Some((status, ct, body)) => non_json_or_malformed(status, &ct, &body),
+                None => Diagnosis::new(Code::UnexpectedResponse).with_detail(msg),
+            }),
+        }
+    }
+
+    async fn revoke_via_form(
+        &self,
+        http: &reqwest::Client,
+        url: Url,
+        token: &Secret,
+        kind: TokenKind,
+    ) -> Result<(), Diagnosis> {
+        let hint = match kind {
+            TokenKind::Access => "access_token",
+            TokenKind::Refresh => "refresh_token",
+        };
+        let mut form = vec![
+            ("token", token.expose()),
+            ("token_type_hint", hint),
+            ("client_id", self.client_id.trim()),
+        ];
+        if let Some(secret) = &self.client_secret {
+            form.push(("client_secret", secret.expose()));
+        }
+        let resp = http
+            .post(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| classify_transport(&e))?;
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = resp.bytes().await.map_err(|e| classify_transport(&e))?;
+        if status == 200 {
+            // A hibernating instance answers 200 with its HTML page on every path.
+            if content_type.contains("text/html") {
+                let d = classify_non_json(status, &content_type, &body);
+                if d.code == Code::InstanceHibernating {
+                    return Err(d);
+                }
+            }
+            return Ok(());
+        }
+        if content_type.contains("json") {
+            let error = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            let code = if error == "invalid_client" {
+                Code::InvalidClient
+            } else {
+                Code::TokenRequestDenied
+            };
+            return Err(Diagnosis::new(code)
+                .with_detail(format!("revocation endpoint: HTTP {status} error={error}")));
+        }
+        Err(classify_non_json(status, &content_type, &body))
+    }
+
     /// refresh_token grant. When the server returns no new refresh token, the old one is kept.
     pub async fn refresh(
         &self,
@@ -206,10 +367,18 @@ impl ClientRegistration {
     }
 }
 
+/// Which token a revocation names (`token_type_hint`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Grant {
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
     AuthorizationCode,
     Password,
+    ClientCredentials,
     Refresh,
 }
 
@@ -346,6 +515,9 @@ fn classify_token_error(status: u16, err: &BasicErrorResponse, grant: Grant) -> 
         BasicErrorResponseType::InvalidGrant if grant == Grant::Password => {
             Code::InvalidUserCredentials
         }
+        // ServiceNow's generic answer to a refresh: the refresh token is expired or revoked
+        // (a wrong client would have failed the original grant already).
+        _ if grant == Grant::Refresh && description == "access_denied" => Code::RefreshTokenExpired,
         // ServiceNow's generic 401 server_error/access_denied, and everything else: the
         // caller may refine this with probes.
         _ => Code::TokenRequestDenied,

@@ -4,6 +4,7 @@
 //! Writes are atomic (a temp file in the same dir, then rename), the file carries a schema
 //! version, and an unreadable file is reported and never overwritten.
 
+use crate::conn_test::ApiKeyIn;
 use crate::error::{Code, Diagnosis};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -13,10 +14,11 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const FILE_NAME: &str = "profiles.json";
 
 /// How a connection authenticates. The names are the CLI's `--auth` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AuthMethod {
     Basic,
+    #[default]
     ApiKey,
     OauthCode,
     OauthCodePkce,
@@ -24,7 +26,7 @@ pub enum AuthMethod {
     OauthClientCredentials,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Profile {
     pub name: String,
     pub instance: String,
@@ -35,8 +37,57 @@ pub struct Profile {
     pub client_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_port: Option<u16>,
+    /// Registered fallback ports, tried in order when `redirect_port` is busy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallback_ports: Vec<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// Custom OAuth endpoints (Boomi's fields); ServiceNow's `oauth_auth.do`,
+    /// `oauth_token.do` and `oauth_revoke_token.do` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoke_url: Option<String>,
+    /// API key parameter name (default `x-sn-apikey`) and where it goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_param: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_in: Option<ApiKeyIn>,
+    /// Refresh token lifespan in seconds (the registry record's Refresh Token Lifespan;
+    /// default 8,640,000 = 100 days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_lifespan: Option<u64>,
+    /// What is known about the stored tokens (never the tokens: those are in the keychain).
+    /// Not exported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<TokenMeta>,
+}
+
+/// Token facts kept beside a profile: times and flags only, never a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TokenMeta {
+    /// When the current grant was obtained (UNIX seconds).
+    pub obtained_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_expires_at: Option<u64>,
+    /// When the refresh token stops working: obtained time + its lifespan. ServiceNow does
+    /// not extend it on refresh (it returns the same refresh token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_expires_at: Option<u64>,
+    pub has_access_token: bool,
+    pub has_refresh_token: bool,
+}
+
+impl Profile {
+    /// The profile as it may leave this machine: no token facts.
+    pub fn for_export(&self) -> Profile {
+        Profile {
+            tokens: None,
+            ..self.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +179,112 @@ impl ProfileStore {
         self.save(&file)
     }
 
+    /// The named profile, or a usage error that says how to list them.
+    pub fn get(&self, name: &str) -> Result<Profile, Diagnosis> {
+        self.load()?
+            .profiles
+            .into_iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| not_found(name))
+    }
+
+    /// Removes the named profile; its keychain entries are the caller's to delete.
+    pub fn remove(&self, name: &str) -> Result<Profile, Diagnosis> {
+        let mut file = self.load()?;
+        let idx = file
+            .profiles
+            .iter()
+            .position(|p| p.name == name)
+            .ok_or_else(|| not_found(name))?;
+        let removed = file.profiles.remove(idx);
+        self.save(&file)?;
+        Ok(removed)
+    }
+
+    /// Records token facts for a profile (after a login, refresh, revoke or reset).
+    pub fn set_tokens(&self, name: &str, tokens: Option<TokenMeta>) -> Result<(), Diagnosis> {
+        let mut file = self.load()?;
+        let p = file
+            .profiles
+            .iter_mut()
+            .find(|p| p.name == name)
+            .ok_or_else(|| not_found(name))?;
+        if p.tokens == tokens {
+            return Ok(());
+        }
+        p.tokens = tokens;
+        self.save(&file)
+    }
+
+    /// The named profiles (all when `names` is empty) as an export document: the same schema,
+    /// no token facts, and (as always) no secrets.
+    pub fn export(&self, names: &[String]) -> Result<ProfilesFile, Diagnosis> {
+        let file = self.load()?;
+        for n in names {
+            if !file.profiles.iter().any(|p| &p.name == n) {
+                return Err(not_found(n));
+            }
+        }
+        Ok(ProfilesFile {
+            schema_version: SCHEMA_VERSION,
+            profiles: file
+                .profiles
+                .iter()
+                .filter(|p| names.is_empty() || names.contains(&p.name))
+                .map(Profile::for_export)
+                .collect(),
+        })
+    }
+
+    /// Imports an export document. Every profile is validated before anything is written, so a
+    /// bad file changes nothing. Same-named profiles are replaced (their token facts kept only
+    /// when instance, method and client are unchanged). Returns the imported names.
+    pub fn import(&self, bytes: &[u8], origin: &str) -> Result<Vec<String>, Diagnosis> {
+        let incoming: ProfilesFile = serde_json::from_slice(bytes).map_err(|e| {
+            Diagnosis::usage(origin, format!("not a snconnect profile export: {e}"))
+        })?;
+        if incoming.schema_version > SCHEMA_VERSION {
+            return Err(Diagnosis::usage(
+                origin,
+                format!(
+                    "schema_version {} is newer than this snconnect understands ({SCHEMA_VERSION}); upgrade snconnect",
+                    incoming.schema_version
+                ),
+            ));
+        }
+        for p in &incoming.profiles {
+            validate_name(&p.name)?;
+            crate::instance::InstanceUrl::parse(&p.instance).map_err(|d| {
+                Diagnosis::usage(
+                    origin,
+                    format!(
+                        "profile {:?}: instance {:?}: {}",
+                        p.name,
+                        p.instance,
+                        d.detail.unwrap_or(d.message)
+                    ),
+                )
+            })?;
+        }
+        let mut file = self.load()?;
+        let mut names = Vec::new();
+        for p in incoming.profiles {
+            let mut p = p.for_export();
+            if let Some(old) = file.profiles.iter().find(|o| o.name == p.name) {
+                if old.instance == p.instance && old.auth == p.auth && old.client_id == p.client_id
+                {
+                    p.tokens = old.tokens;
+                }
+            }
+            file.profiles.retain(|o| o.name != p.name);
+            names.push(p.name.clone());
+            file.profiles.push(p);
+        }
+        file.profiles.sort_by(|a, b| a.name.cmp(&b.name));
+        self.save(&file)?;
+        Ok(names)
+    }
+
     pub fn save(&self, file: &ProfilesFile) -> Result<(), Diagnosis> {
         let unwritable = |e: &dyn std::fmt::Display| {
             Diagnosis::new(Code::ConfigUnwritable)
@@ -143,6 +300,13 @@ impl ProfileStore {
         tmp.persist(self.path()).map_err(|e| unwritable(&e.error))?;
         Ok(())
     }
+}
+
+fn not_found(name: &str) -> Diagnosis {
+    Diagnosis::usage(
+        "profile name",
+        format!("there is no profile named {name:?}; `snconnect profile list` shows them"),
+    )
 }
 
 fn unreadable(path: &Path, why: &str) -> Diagnosis {
@@ -161,8 +325,53 @@ mod tests {
             username: None,
             client_id: Some("abc".into()),
             redirect_port: Some(8765),
-            scope: None,
+            ..Profile::default()
         }
+    }
+
+    #[test]
+    fn export_import_get_remove() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ProfileStore::new(dir.path());
+        let mut a = profile("a");
+        a.tokens = Some(TokenMeta {
+            obtained_at: 1,
+            has_refresh_token: true,
+            ..TokenMeta::default()
+        });
+        store.upsert(a.clone()).unwrap();
+        store.upsert(profile("b")).unwrap();
+        let export = store.export(&["a".into()]).unwrap();
+        assert_eq!(export.profiles.len(), 1);
+        assert!(
+            export.profiles[0].tokens.is_none(),
+            "token facts are not exported"
+        );
+        assert_eq!(
+            store.export(&["nope".into()]).unwrap_err().code,
+            Code::UsageError
+        );
+
+        let other = ProfileStore::new(dir.path().join("other"));
+        let bytes = serde_json::to_vec(&export).unwrap();
+        assert_eq!(other.import(&bytes, "FILE").unwrap(), ["a"]);
+        assert_eq!(other.get("a").unwrap().client_id.as_deref(), Some("abc"));
+        // Re-importing over an unchanged profile keeps its token facts.
+        assert_eq!(store.import(&bytes, "FILE").unwrap(), ["a"]);
+        assert_eq!(store.get("a").unwrap().tokens, a.tokens);
+
+        // A bad file changes nothing.
+        let before = std::fs::read(store.path()).unwrap();
+        let bad = br#"{"schema_version":1,"profiles":[{"name":"ok","instance":"acme","auth":"basic"},{"name":"x","instance":"http://evil.example","auth":"basic"}]}"#;
+        let err = store.import(bad, "FILE").unwrap_err();
+        assert_eq!(err.code, Code::UsageError);
+        assert!(err.detail.unwrap().contains("\"x\""));
+        assert_eq!(std::fs::read(store.path()).unwrap(), before);
+
+        assert_eq!(store.remove("b").unwrap().name, "b");
+        assert_eq!(store.get("b").unwrap_err().code, Code::UsageError);
+        store.set_tokens("a", None).unwrap();
+        assert!(store.get("a").unwrap().tokens.is_none());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::oauth::{ClientRegistration, TokenSet};
 use crate::secret::Secret;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 /// How long a browser launcher may take before we call it "launched" and move on.
@@ -39,6 +39,7 @@ pub struct PendingConsent {
     pkce_verifier: Option<Secret>,
     waiter: JoinHandle<Result<Secret, Diagnosis>>,
     cancel: Option<oneshot::Sender<()>>,
+    paste: mpsc::Sender<String>,
     started: Instant,
 }
 
@@ -69,13 +70,19 @@ pub async fn begin_consent(
     let listener = CallbackListener::bind_first(&opts.ports).await?;
     let req = reg.authorize_request(&listener.redirect_url(), opts.pkce)?;
     let (cancel_tx, cancel_rx) = oneshot::channel::<()>();
+    let (paste_tx, paste_rx) = mpsc::channel::<String>(4);
     let state = req.state.clone();
     let timeout = opts.timeout;
     let waiter = tokio::spawn(async move {
         listener
-            .wait(&state, timeout, async {
-                let _ = cancel_rx.await;
-            })
+            .wait(
+                &state,
+                timeout,
+                async {
+                    let _ = cancel_rx.await;
+                },
+                paste_rx,
+            )
             .await
     });
     let url = req.url.to_string();
@@ -97,11 +104,19 @@ pub async fn begin_consent(
         pkce_verifier: req.pkce_verifier,
         waiter,
         cancel: Some(cancel_tx),
+        paste: paste_tx,
         started: Instant::now(),
     })
 }
 
 impl PendingConsent {
+    /// A sender for the paste fallback: a URL the browser was redirected to (copied from its
+    /// address bar when it could not reach the loopback listener) completes the sign-in as if
+    /// the browser had reached us. The `state` is checked the same way.
+    pub fn paste_sender(&self) -> mpsc::Sender<String> {
+        self.paste.clone()
+    }
+
     /// Takes the cancel switch (once).
     pub fn cancel_switch(&mut self) -> Option<CancelConsent> {
         self.cancel.take().map(CancelConsent)

@@ -1,34 +1,55 @@
 //! `snconnect`: the command line over snconnect-core.
 //!
 //! Secrets never come from argv: `SNCONNECT_PASSWORD`, `SNCONNECT_CLIENT_SECRET`,
-//! `SNCONNECT_API_KEY`, or a hidden prompt when stdin is a terminal.
+//! `SNCONNECT_API_KEY`, `SNCONNECT_ADMIN_PASSWORD`, or a hidden prompt when stdin is a terminal.
 //! Exit status: 0 success; 1 the connection or check failed (diagnosis printed);
 //! 2 usage or local configuration error.
 
+mod output;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use serde_json::json;
+use output::{exit_status, Outcome};
+use serde_json::{json, Value};
 use snconnect_core::browser::{BrowserLauncher, NoBrowser, SystemBrowser};
-use snconnect_core::conn_test::{test_connection, ApiAuth, Check, TestReport};
+use snconnect_core::conn_test::{ApiKeyIn, Check};
+use snconnect_core::connection::{
+    all_entries, is_oauth, secrets_needed, validate_profile, AdminCredentials, Connection, API_KEY,
+    CLIENT_SECRET, PASSWORD,
+};
 use snconnect_core::http::{build_client, HttpConfig, ProxyMode};
+use snconnect_core::keychain::{account, KeyringStore, MemoryStore, SecretStore};
 use snconnect_core::loopback::DEFAULT_REDIRECT_PORT;
-use snconnect_core::oauth::{ClientRegistration, Endpoints};
+use snconnect_core::profiles::{default_config_dir, AuthMethod, Profile, ProfileStore, TokenMeta};
+use snconnect_core::report::SupportReport;
+use snconnect_core::token::status_of;
 use snconnect_core::verify::{begin_consent, ConsentOptions};
-use snconnect_core::{Code, Diagnosis, InstanceUrl, Secret};
-use std::io::IsTerminal;
+use snconnect_core::{Code, Diagnosis, Secret};
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+const AFTER_HELP: &str = "\
+Secrets are never taken from arguments. They come from the environment or a hidden prompt:
+  SNCONNECT_PASSWORD        basic auth and the password grant (the user's password)
+  SNCONNECT_CLIENT_SECRET   OAuth confidential clients
+  SNCONNECT_API_KEY         API key auth
+  SNCONNECT_ADMIN_PASSWORD  the admin account (--admin-username) used to diagnose refusals
+Secrets and tokens are kept only in the OS keychain (--no-keychain: for this run only).
+
+Auth methods: basic, api-key, oauth-code (confidential client), oauth-code-pkce (public
+client), oauth-password (password grant), oauth-client-credentials.
+
+Exit status: 0 success, 1 the connection or check failed (a diagnosis code is printed),
+2 usage or local configuration error.";
 
 #[derive(Parser, Debug)]
 #[command(
     name = "snconnect",
     version,
-    about = "Check, sign in to and test ServiceNow connections (basic auth and OAuth 2.0).",
-    after_help = "Secrets are never taken from arguments. Set SNCONNECT_PASSWORD (basic auth, password grant),\n\
-                  SNCONNECT_CLIENT_SECRET or SNCONNECT_API_KEY, or type them at the hidden prompt.\n\n\
-                  Exit status: 0 success, 1 the connection or check failed (a diagnosis code is printed),\n\
-                  2 usage or local configuration error."
+    about = "Check, sign in to, test and migrate ServiceNow connections (basic auth and OAuth 2.0).",
+    after_help = AFTER_HELP
 )]
 struct Cli {
     #[command(flatten)]
@@ -57,28 +78,67 @@ struct GlobalOpts {
     /// Per-request timeout in seconds.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30)]
     timeout: u64,
+    /// Keep secrets and tokens in memory for this run only (when the keychain is unavailable).
+    #[arg(long, global = true)]
+    no_keychain: bool,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Sign in and test a connection with nothing written anywhere (no profile, no keychain entry).
     Verify(VerifyArgs),
+    /// Named connections: add, list, show, remove, export, import.
+    #[command(subcommand)]
+    Profile(ProfileCmd),
+    /// Obtain and store tokens for a profile (browser consent for the code flows), then test.
+    Login(LoginArgs),
+    /// The one-click test of a saved connection (or of all of them).
+    Test(TestArgs),
+    /// Token lifecycle of a profile.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// A redacted support report for a profile (Markdown; JSON with --json).
+    Report(ReportArgs),
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 enum AuthArg {
     /// User name + password (SNCONNECT_PASSWORD).
     Basic,
+    /// API key (SNCONNECT_API_KEY) in a header or query parameter.
+    ApiKey,
     /// OAuth authorization code, confidential client (SNCONNECT_CLIENT_SECRET).
     OauthCode,
     /// OAuth authorization code + PKCE, public client (no secret).
     OauthCodePkce,
     /// OAuth password grant (SNCONNECT_PASSWORD and SNCONNECT_CLIENT_SECRET).
     OauthPassword,
+    /// OAuth client credentials (SNCONNECT_CLIENT_SECRET).
+    OauthClientCredentials,
 }
 
-#[derive(Args, Debug)]
-struct VerifyArgs {
+impl From<AuthArg> for AuthMethod {
+    fn from(a: AuthArg) -> Self {
+        match a {
+            AuthArg::Basic => AuthMethod::Basic,
+            AuthArg::ApiKey => AuthMethod::ApiKey,
+            AuthArg::OauthCode => AuthMethod::OauthCode,
+            AuthArg::OauthCodePkce => AuthMethod::OauthCodePkce,
+            AuthArg::OauthPassword => AuthMethod::OauthPassword,
+            AuthArg::OauthClientCredentials => AuthMethod::OauthClientCredentials,
+        }
+    }
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyInArg {
+    Header,
+    Query,
+}
+
+/// How to reach and authenticate to an instance (profile add, verify).
+#[derive(Args, Debug, Clone)]
+struct ConnArgs {
     /// Instance: a name (acme), a host (acme.service-now.com) or a URL.
     #[arg(long, value_name = "URL")]
     instance: String,
@@ -92,23 +152,173 @@ struct VerifyArgs {
     #[arg(long, value_name = "ID")]
     client_id: Option<String>,
     /// Loopback port for the sign-in redirect (register http://127.0.0.1:PORT/callback).
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_REDIRECT_PORT)]
-    redirect_port: u16,
+    #[arg(long, value_name = "N")]
+    redirect_port: Option<u16>,
+    /// Registered fallback port, tried in order when the redirect port is busy (repeatable).
+    #[arg(long = "fallback-port", value_name = "N")]
+    fallback_ports: Vec<u16>,
     /// Custom authorization URL (default: <instance>/oauth_auth.do).
     #[arg(long, value_name = "URL")]
     auth_url: Option<String>,
     /// Custom token URL (default: <instance>/oauth_token.do).
     #[arg(long, value_name = "URL")]
     token_url: Option<String>,
+    /// Custom revocation URL (default: <instance>/oauth_revoke_token.do).
+    #[arg(long, value_name = "URL")]
+    revoke_url: Option<String>,
     /// OAuth scope(s), space separated.
     #[arg(long)]
     scope: Option<String>,
+    /// API key parameter name (default x-sn-apikey).
+    #[arg(long, value_name = "NAME")]
+    api_key_param: Option<String>,
+    /// Where the API key goes.
+    #[arg(long, value_enum, value_name = "header|query")]
+    api_key_in: Option<KeyInArg>,
+    /// Refresh token lifespan in seconds (the registry's Refresh Token Lifespan; default 8640000).
+    #[arg(long, value_name = "SECONDS")]
+    refresh_token_lifespan: Option<u64>,
+}
+
+impl ConnArgs {
+    fn profile(&self, name: &str) -> Profile {
+        Profile {
+            name: name.to_string(),
+            instance: self.instance.clone(),
+            auth: self.auth.into(),
+            username: self.username.clone().filter(|s| !s.trim().is_empty()),
+            client_id: self
+                .client_id
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+            redirect_port: self.redirect_port,
+            fallback_ports: self.fallback_ports.clone(),
+            scope: self.scope.clone(),
+            auth_url: self.auth_url.clone(),
+            token_url: self.token_url.clone(),
+            revoke_url: self.revoke_url.clone(),
+            api_key_param: self.api_key_param.clone(),
+            api_key_in: self.api_key_in.map(|k| match k {
+                KeyInArg::Header => ApiKeyIn::Header,
+                KeyInArg::Query => ApiKeyIn::Query,
+            }),
+            refresh_token_lifespan: self.refresh_token_lifespan,
+            tokens: None,
+        }
+    }
+}
+
+/// Browser sign-in options (verify, login).
+#[derive(Args, Debug, Clone)]
+struct ConsentArgs {
     /// Do not open a browser; print the authorize URL only.
     #[arg(long)]
     no_browser: bool,
     /// How long to wait for the browser sign-in, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     consent_timeout: u64,
+    /// Read the URL the browser was redirected to from stdin (the paste fallback), also when
+    /// stdin is not a terminal.
+    #[arg(long)]
+    paste: bool,
+}
+
+/// An admin account for the probes that split a generic token refusal.
+#[derive(Args, Debug, Clone)]
+struct AdminArgs {
+    /// Admin user for diagnosis probes (password: SNCONNECT_ADMIN_PASSWORD or a prompt).
+    #[arg(long, value_name = "USER")]
+    admin_username: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct VerifyArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    #[command(flatten)]
+    consent: ConsentArgs,
+    #[command(flatten)]
+    admin: AdminArgs,
+}
+
+#[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once per run
+enum ProfileCmd {
+    /// Save a named connection (its secrets go to the keychain).
+    Add {
+        name: String,
+        #[command(flatten)]
+        conn: ConnArgs,
+    },
+    /// Store (or replace) a profile's secrets from the environment or a prompt.
+    Secret { name: String },
+    /// List the saved connections with their token status.
+    List,
+    /// Show one connection (never its secrets).
+    Show { name: String },
+    /// Remove a connection and its keychain entries (no server-side revocation: see `token revoke`).
+    Remove { name: String },
+    /// Print profiles (all, or the named ones) as an import file. Never carries secrets.
+    Export {
+        names: Vec<String>,
+        /// Write to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Import profiles from an export file (add their secrets with `profile secret NAME`).
+    Import { file: PathBuf },
+}
+
+#[derive(Args, Debug)]
+struct LoginArgs {
+    name: String,
+    /// Only obtain and store the tokens; skip the connection test.
+    #[arg(long)]
+    no_test: bool,
+    #[command(flatten)]
+    consent: ConsentArgs,
+    #[command(flatten)]
+    admin: AdminArgs,
+}
+
+#[derive(Args, Debug)]
+struct TestArgs {
+    /// The profile to test.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    name: Option<String>,
+    /// Test every saved profile.
+    #[arg(long)]
+    all: bool,
+    #[command(flatten)]
+    admin: AdminArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenCmd {
+    /// connected, expires_soon, expired or needs_reauth, with the expiry times.
+    Status { name: String },
+    /// Refresh now (or renew the grant when no refresh token can).
+    Refresh {
+        name: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Revoke the tokens on the server, then forget them here.
+    Revoke { name: String },
+    /// Forget the tokens here only (nothing is sent to the server).
+    Reset { name: String },
+}
+
+#[derive(Args, Debug)]
+struct ReportArgs {
+    name: String,
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    admin: AdminArgs,
 }
 
 fn main() -> ExitCode {
@@ -132,68 +342,71 @@ fn main() -> ExitCode {
         .expect("tokio runtime");
     let json = cli.global.json;
     let outcome = runtime.block_on(run(cli));
-    emit(json, &outcome);
-    ExitCode::from(exit_status(&outcome.diagnosis))
+    outcome.emit(json);
+    ExitCode::from(exit_status(&outcome))
 }
 
-/// What a command produced, for printing.
-struct Outcome {
-    diagnosis: Diagnosis,
-    instance: Option<String>,
-    report: Option<TestReport>,
-    checks: Vec<Check>,
-    authorize_url: Option<String>,
+/// What every command needs: the one HTTP client, the secret store, the profile store.
+struct Ctx {
+    json: bool,
+    http: reqwest::Client,
+    store: Arc<dyn SecretStore>,
+    profiles: ProfileStore,
 }
 
-impl Outcome {
-    fn failed(d: Diagnosis) -> Self {
-        Outcome {
-            diagnosis: d,
-            instance: None,
-            report: None,
-            checks: Vec::new(),
-            authorize_url: None,
+impl Ctx {
+    fn new(g: &GlobalOpts) -> Result<Ctx, Diagnosis> {
+        let mut cfg = HttpConfig {
+            request_timeout: Duration::from_secs(g.timeout.max(1)),
+            proxy: match (&g.proxy, g.no_proxy) {
+                (Some(p), _) => ProxyMode::Manual(p.clone()),
+                (None, true) => ProxyMode::None,
+                (None, false) => ProxyMode::System,
+            },
+            ..HttpConfig::default()
+        };
+        if let Some(path) = &g.ca_file {
+            cfg.add_ca_file(path)?;
+        }
+        let store: Arc<dyn SecretStore> = if g.no_keychain {
+            Arc::new(MemoryStore::default())
+        } else {
+            Arc::new(KeyringStore::default())
+        };
+        let dir = match &g.config_dir {
+            Some(d) => d.clone(),
+            None => default_config_dir()?,
+        };
+        Ok(Ctx {
+            json: g.json,
+            http: build_client(&cfg)?,
+            store,
+            profiles: ProfileStore::new(dir),
+        })
+    }
+
+    /// Progress lines for a person; quiet in --json mode unless stderr is a terminal.
+    fn say(&self, line: impl AsRef<str>) {
+        if !self.json || std::io::stderr().is_terminal() {
+            eprintln!("{}", line.as_ref());
         }
     }
 }
 
-fn exit_status(d: &Diagnosis) -> u8 {
-    match d.code {
-        Code::Ok => 0,
-        Code::UsageError
-        | Code::InvalidInstanceUrl
-        | Code::InsecureUrlRefused
-        | Code::ConfigUnreadable
-        | Code::ConfigUnwritable
-        | Code::KeychainUnavailable
-        | Code::KeychainLocked
-        | Code::CallbackPortInUse => 2,
-        _ => 1,
-    }
-}
-
 async fn run(cli: Cli) -> Outcome {
-    match cli.command {
-        Command::Verify(args) => verify(&cli.global, args)
-            .await
-            .unwrap_or_else(Outcome::failed),
-    }
-}
-
-fn http_config(g: &GlobalOpts) -> Result<HttpConfig, Diagnosis> {
-    let mut cfg = HttpConfig {
-        request_timeout: Duration::from_secs(g.timeout.max(1)),
-        proxy: match (&g.proxy, g.no_proxy) {
-            (Some(p), _) => ProxyMode::Manual(p.clone()),
-            (None, true) => ProxyMode::None,
-            (None, false) => ProxyMode::System,
-        },
-        ..HttpConfig::default()
+    let ctx = match Ctx::new(&cli.global) {
+        Ok(c) => c,
+        Err(d) => return Outcome::failed(d),
     };
-    if let Some(path) = &g.ca_file {
-        cfg.add_ca_file(path)?;
-    }
-    Ok(cfg)
+    let result = match cli.command {
+        Command::Verify(a) => verify(&ctx, a).await,
+        Command::Profile(p) => profile_cmd(&ctx, p).await,
+        Command::Login(a) => login(&ctx, a).await,
+        Command::Test(a) => test(&ctx, a).await,
+        Command::Token(t) => token_cmd(&ctx, t).await,
+        Command::Report(a) => report(&ctx, a).await,
+    };
+    result.unwrap_or_else(Outcome::failed)
 }
 
 /// A secret from the environment, else a hidden prompt on a terminal, else a usage error.
@@ -213,195 +426,612 @@ fn read_secret(env: &str, prompt: &str) -> Result<Secret, Diagnosis> {
     Err(Diagnosis::usage(env, format!("set {env} or run in a terminal to be prompted (secrets are never taken from arguments)")))
 }
 
-fn parse_url(field: &str, value: &Option<String>) -> Result<Option<url::Url>, Diagnosis> {
-    value
-        .as_deref()
-        .map(|v| {
-            url::Url::parse(v)
-                .map_err(|e| Diagnosis::usage(field, format!("{v:?} is not a URL: {e}")))
+/// The secrets a profile's method needs, read from the environment or prompts.
+fn read_profile_secrets(p: &Profile) -> Result<Vec<(&'static str, Secret)>, Diagnosis> {
+    secrets_needed(p.auth)
+        .iter()
+        .map(|&what| {
+            let s = match what {
+                PASSWORD => read_secret(
+                    "SNCONNECT_PASSWORD",
+                    &format!(
+                        "Password for {}",
+                        p.username.as_deref().unwrap_or("the user")
+                    ),
+                ),
+                CLIENT_SECRET => read_secret("SNCONNECT_CLIENT_SECRET", "Client secret"),
+                _ => read_secret("SNCONNECT_API_KEY", "API key"),
+            }?;
+            Ok((what, s))
         })
-        .transpose()
+        .collect()
 }
 
-fn require<'a>(field: &str, value: &'a Option<String>, why: &str) -> Result<&'a str, Diagnosis> {
-    value
-        .as_deref()
-        .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| Diagnosis::usage(field, why.to_string()))
+fn admin_credentials(a: &AdminArgs) -> Result<Option<AdminCredentials>, Diagnosis> {
+    match a.admin_username.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(u) => Ok(Some(AdminCredentials {
+            username: u.to_string(),
+            password: read_secret("SNCONNECT_ADMIN_PASSWORD", &format!("Password for {u}"))?,
+        })),
+    }
 }
 
-async fn verify(g: &GlobalOpts, a: VerifyArgs) -> Result<Outcome, Diagnosis> {
-    let instance = InstanceUrl::parse(&a.instance)?;
-    let http = build_client(&http_config(g)?)?;
-    let mut endpoints = Endpoints::servicenow(&instance);
-    if let Some(u) = parse_url("--auth-url", &a.auth_url)? {
-        endpoints.auth_url = u;
-    }
-    if let Some(u) = parse_url("--token-url", &a.token_url)? {
-        endpoints.token_url = u;
-    }
-    let mut checks = Vec::new();
-    let mut authorize_url = None;
-    let auth = match a.auth {
-        AuthArg::Basic => {
-            let username =
-                require("--username", &a.username, "basic auth needs --username")?.to_string();
-            let password = read_secret("SNCONNECT_PASSWORD", &format!("Password for {username}"))?;
-            ApiAuth::Basic { username, password }
+/// Keychain calls block on D-Bus: keep them off the async workers.
+async fn keychain<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Diagnosis> + Send + 'static,
+) -> Result<T, Diagnosis> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Diagnosis::new(Code::KeychainUnavailable).with_detail(e.to_string()))?
+        .map_err(|d| {
+            if matches!(d.code, Code::KeychainUnavailable | Code::KeychainLocked) {
+                let detail = format!(
+                    "{}; to keep secrets for this run only, add --no-keychain",
+                    d.detail.as_deref().unwrap_or("keychain error")
+                );
+                Diagnosis::new(d.code).with_detail(detail)
+            } else {
+                d
+            }
+        })
+}
+
+async fn store_secrets(
+    ctx: &Ctx,
+    name: &str,
+    secrets: Vec<(&'static str, Secret)>,
+) -> Result<Vec<&'static str>, Diagnosis> {
+    let store = ctx.store.clone();
+    let name = name.to_string();
+    keychain(move || {
+        for (what, s) in &secrets {
+            store.set(&account(&name, what), s)?;
         }
-        AuthArg::OauthPassword => {
-            let client_id = require(
-                "--client-id",
-                &a.client_id,
-                "the password grant needs --client-id",
-            )?
-            .to_string();
-            let username = require(
-                "--username",
-                &a.username,
-                "the password grant needs --username",
-            )?
-            .to_string();
-            let client_secret = read_secret("SNCONNECT_CLIENT_SECRET", "Client secret")?;
-            let password = read_secret("SNCONNECT_PASSWORD", &format!("Password for {username}"))?;
-            let reg = ClientRegistration {
-                client_id,
-                client_secret: Some(client_secret),
-                endpoints,
-                scope: a.scope.clone(),
-            };
-            let started = Instant::now();
-            let tokens = reg.password_grant(&http, &username, &password).await;
-            checks.push(Check::new("token", tokens.as_ref().map(|_| ()), started));
-            match tokens {
-                Ok(t) => ApiAuth::Bearer(t.access_token),
-                Err(d) => {
-                    return Ok(Outcome {
-                        diagnosis: d,
-                        instance: Some(instance.to_string()),
-                        report: None,
-                        checks,
-                        authorize_url,
-                    })
+        Ok(secrets.iter().map(|(w, _)| *w).collect())
+    })
+    .await
+}
+
+async fn open(ctx: &Ctx, name: &str, admin: &AdminArgs) -> Result<Connection, Diagnosis> {
+    let profile = ctx.profiles.get(name)?;
+    let conn = Connection::open(profile, ctx.http.clone(), ctx.store.clone())
+        .await
+        .map_err(keychain_hint)?;
+    Ok(conn.with_admin(admin_credentials(admin)?))
+}
+
+fn keychain_hint(d: Diagnosis) -> Diagnosis {
+    if matches!(d.code, Code::KeychainUnavailable | Code::KeychainLocked) {
+        let detail = format!(
+            "{}; to keep secrets for this run only, add --no-keychain",
+            d.detail.as_deref().unwrap_or("keychain error")
+        );
+        return Diagnosis::new(d.code).with_detail(detail);
+    }
+    d
+}
+
+/// Records token facts after an operation (a failure here is reported, not hidden).
+async fn save_meta(ctx: &Ctx, conn: &Connection) -> Result<(), Diagnosis> {
+    if let Some(meta) = conn.token_meta().await {
+        let meta = (meta.has_access_token || meta.has_refresh_token).then_some(meta);
+        ctx.profiles.set_tokens(&conn.profile.name, meta)?;
+    }
+    Ok(())
+}
+
+fn profile_json(p: &Profile) -> Value {
+    serde_json::to_value(p.for_export()).expect("profiles are plain data")
+}
+
+fn token_json(meta: Option<TokenMeta>, conn_auth: AuthMethod) -> Value {
+    let m = meta.unwrap_or_default();
+    let renewable = matches!(
+        conn_auth,
+        AuthMethod::OauthClientCredentials | AuthMethod::OauthPassword
+    );
+    let status = status_of(meta.as_ref(), snconnect_core::token::now_secs(), renewable);
+    json!({
+        "status": status.as_str(),
+        "has_access_token": m.has_access_token,
+        "has_refresh_token": m.has_refresh_token,
+        "obtained_at": meta.map(|m| m.obtained_at),
+        "access_expires_at": m.access_expires_at,
+        "refresh_expires_at": m.refresh_expires_at,
+    })
+}
+
+// ---------------------------------------------------------------------------------- profiles
+
+async fn profile_cmd(ctx: &Ctx, cmd: ProfileCmd) -> Result<Outcome, Diagnosis> {
+    match cmd {
+        ProfileCmd::Add { name, conn } => {
+            let profile = conn.profile(&name);
+            validate_profile(&profile)?;
+            let secrets = read_profile_secrets(&profile)?;
+            // A changed connection invalidates stored tokens.
+            let old = ctx
+                .profiles
+                .load()?
+                .profiles
+                .into_iter()
+                .find(|p| p.name == name);
+            let same_grant = old.as_ref().is_some_and(|o| {
+                o.instance == profile.instance
+                    && o.auth == profile.auth
+                    && o.client_id == profile.client_id
+                    && o.username == profile.username
+            });
+            let stored = store_secrets(ctx, &name, secrets).await?;
+            if old.is_some() && !same_grant {
+                let (store, n) = (ctx.store.clone(), name.clone());
+                keychain(move || {
+                    for acct in all_entries(&n) {
+                        if !stored_contains(&acct, &n) {
+                            store.delete(&acct)?;
+                        }
+                    }
+                    Ok(())
+                })
+                .await?;
+            }
+            let mut profile = profile;
+            if same_grant {
+                profile.tokens = old.and_then(|o| o.tokens);
+            }
+            ctx.profiles.upsert(profile.clone())?;
+            let kind = ctx.store.kind();
+            let mut o = Outcome::ok();
+            o.field("profile", profile_json(&profile));
+            o.field("stored_secrets", json!(stored));
+            o.field("secret_store", json!(kind));
+            o.line(format!(
+                "✓ Saved profile {name} ({}) in {}",
+                profile.instance,
+                ctx.profiles.path().display()
+            ));
+            if !stored.is_empty() {
+                o.line(format!(
+                    "  secrets ({}) stored in the {kind}",
+                    stored.join(", ")
+                ));
+            }
+            if kind == "session" && !stored.is_empty() {
+                o.line("  (--no-keychain: they are gone when this command ends)");
+            }
+            if is_oauth(profile.auth) {
+                o.line(format!("  next: snconnect login {name}"));
+            }
+            Ok(o)
+        }
+        ProfileCmd::Secret { name } => {
+            let profile = ctx.profiles.get(&name)?;
+            let secrets = read_profile_secrets(&profile)?;
+            let stored = store_secrets(ctx, &name, secrets).await?;
+            let mut o = Outcome::ok();
+            o.field("stored_secrets", json!(stored));
+            o.line(format!(
+                "✓ Stored {} for {name} in the {}",
+                if stored.is_empty() {
+                    "nothing (this method needs no secret)".to_string()
+                } else {
+                    stored.join(", ")
+                },
+                ctx.store.kind()
+            ));
+            Ok(o)
+        }
+        ProfileCmd::List => {
+            let file = ctx.profiles.load()?;
+            let mut o = Outcome::ok();
+            let rows: Vec<Value> = file
+                .profiles
+                .iter()
+                .map(|p| {
+                    let mut v = json!({
+                        "name": p.name, "instance": p.instance, "auth": p.auth,
+                        "client_id": p.client_id, "username": p.username,
+                    });
+                    if is_oauth(p.auth) {
+                        v["token"] = token_json(p.tokens, p.auth);
+                    }
+                    v
+                })
+                .collect();
+            if rows.is_empty() {
+                o.line(
+                    "No profiles yet: snconnect profile add NAME --instance URL --auth METHOD …",
+                );
+            }
+            for (p, r) in file.profiles.iter().zip(&rows) {
+                o.line(format!(
+                    "{:<20} {:<18} {:<40} {}",
+                    p.name,
+                    r["auth"].as_str().unwrap_or(""),
+                    p.instance,
+                    r["token"]["status"].as_str().unwrap_or("")
+                ));
+            }
+            o.field("profiles", Value::Array(rows));
+            Ok(o)
+        }
+        ProfileCmd::Show { name } => {
+            let p = ctx.profiles.get(&name)?;
+            let mut o = Outcome::ok();
+            let pretty = serde_json::to_string_pretty(&profile_json(&p)).unwrap_or_default();
+            o.lines.extend(pretty.lines().map(str::to_string));
+            o.field("profile", profile_json(&p));
+            if is_oauth(p.auth) {
+                let t = token_json(p.tokens, p.auth);
+                o.line(format!(
+                    "token status: {}",
+                    t["status"].as_str().unwrap_or("")
+                ));
+                o.field("token", t);
+            }
+            Ok(o)
+        }
+        ProfileCmd::Remove { name } => {
+            ctx.profiles.get(&name)?;
+            let (store, n) = (ctx.store.clone(), name.clone());
+            keychain(move || {
+                for acct in all_entries(&n) {
+                    store.delete(&acct)?;
+                }
+                Ok(())
+            })
+            .await?;
+            ctx.profiles.remove(&name)?;
+            let mut o = Outcome::ok();
+            o.field("removed", json!(name));
+            o.line(format!("✓ Removed {name} and its keychain entries (tokens were not revoked on the server; use `token revoke` for that)"));
+            Ok(o)
+        }
+        ProfileCmd::Export { names, out } => {
+            let doc = ctx.profiles.export(&names)?;
+            let text = serde_json::to_string_pretty(&doc).expect("profiles are plain data") + "\n";
+            let mut o = Outcome::ok();
+            match out {
+                Some(path) => {
+                    write_file(&path, text.as_bytes())?;
+                    o.field("file", json!(path.display().to_string()));
+                    o.field("profiles", json!(doc.profiles.len()));
+                    o.line(format!(
+                        "✓ Exported {} profile(s) to {} (no secrets)",
+                        doc.profiles.len(),
+                        path.display()
+                    ));
+                }
+                None => {
+                    o.field("export", serde_json::to_value(&doc).expect("plain data"));
+                    o.raw = Some(text);
                 }
             }
+            Ok(o)
         }
-        AuthArg::OauthCode | AuthArg::OauthCodePkce => {
-            let client_id = require(
-                "--client-id",
-                &a.client_id,
-                "the authorization code flow needs --client-id",
-            )?
-            .to_string();
-            let pkce = a.auth == AuthArg::OauthCodePkce;
-            let client_secret = if pkce {
-                None
-            } else {
-                Some(read_secret("SNCONNECT_CLIENT_SECRET", "Client secret")?)
-            };
-            let reg = ClientRegistration {
-                client_id,
-                client_secret,
-                endpoints,
-                scope: a.scope.clone(),
-            };
-            let browser: Arc<dyn BrowserLauncher> = if a.no_browser {
+        ProfileCmd::Import { file } => {
+            let origin = file.display().to_string();
+            let bytes = std::fs::read(&file)
+                .map_err(|e| Diagnosis::usage(&origin, format!("cannot read it: {e}")))?;
+            let names = ctx.profiles.import(&bytes, &origin)?;
+            let mut o = Outcome::ok();
+            o.line(format!("✓ Imported {}", names.join(", ")));
+            o.line("  add secrets with `snconnect profile secret NAME` (they are never exported), then `snconnect login NAME`");
+            o.field("imported", json!(names));
+            Ok(o)
+        }
+    }
+}
+
+/// The secrets `profile add` just stored are kept; everything else of a changed profile goes.
+fn stored_contains(acct: &str, name: &str) -> bool {
+    [PASSWORD, CLIENT_SECRET, API_KEY]
+        .iter()
+        .any(|w| account(name, w) == acct)
+}
+
+fn write_file(path: &PathBuf, bytes: &[u8]) -> Result<(), Diagnosis> {
+    std::fs::write(path, bytes).map_err(|e| {
+        Diagnosis::new(Code::ConfigUnwritable).with_detail(format!("{}: {e}", path.display()))
+    })
+}
+
+// ------------------------------------------------------------------------- sign-in and tests
+
+/// Signs in: a browser consent for the code flows, a direct grant otherwise. Returns the
+/// checks and the authorize URL (for the code flows).
+async fn sign_in(
+    ctx: &Ctx,
+    conn: &Connection,
+    consent: &ConsentArgs,
+) -> Result<(Vec<Check>, Option<String>), (Diagnosis, Vec<Check>, Option<String>)> {
+    match conn.profile.auth {
+        AuthMethod::Basic | AuthMethod::ApiKey => Ok((Vec::new(), None)),
+        AuthMethod::OauthPassword | AuthMethod::OauthClientCredentials => {
+            match conn.grant_without_browser().await {
+                Ok((_, check)) => Ok((vec![check], None)),
+                Err(d) => Err((
+                    d.clone(),
+                    vec![Check::new("token", Err(&d), std::time::Instant::now())],
+                    None,
+                )),
+            }
+        }
+        AuthMethod::OauthCode | AuthMethod::OauthCodePkce => {
+            let reg = conn.registration().expect("OAuth profile").clone();
+            let mut ports = vec![conn.profile.redirect_port.unwrap_or(DEFAULT_REDIRECT_PORT)];
+            ports.extend(conn.profile.fallback_ports.iter().copied());
+            let browser: Arc<dyn BrowserLauncher> = if consent.no_browser {
                 Arc::new(NoBrowser)
             } else {
                 Arc::new(SystemBrowser)
             };
             let opts = ConsentOptions {
-                ports: vec![a.redirect_port],
-                pkce,
-                timeout: Duration::from_secs(a.consent_timeout.max(1)),
+                ports,
+                pkce: conn.profile.auth == AuthMethod::OauthCodePkce,
+                timeout: Duration::from_secs(consent.consent_timeout.max(1)),
             };
-            let pending = begin_consent(&reg, &opts, browser).await?;
-            authorize_url = Some(pending.authorize_url.to_string());
-            if !g.json || std::io::stderr().is_terminal() {
-                eprintln!("Sign in and approve access in your browser. If no window appeared, open:\n  {}", pending.authorize_url);
-                if let Err(d) = &pending.browser {
-                    eprintln!(
-                        "(no browser was opened: {})",
-                        d.detail.as_deref().unwrap_or(d.message.as_str())
-                    );
-                }
-                eprintln!("Waiting for the redirect to {} …", pending.redirect_url);
+            let pending = begin_consent(&reg, &opts, browser)
+                .await
+                .map_err(|d| (d, Vec::new(), None))?;
+            let url = pending.authorize_url.to_string();
+            ctx.say(format!(
+                "Sign in and approve access in your browser. If no window appeared, open:\n  {url}"
+            ));
+            if let Err(d) = &pending.browser {
+                ctx.say(format!(
+                    "(no browser was opened: {})",
+                    d.detail.as_deref().unwrap_or(d.message.as_str())
+                ));
             }
-            match pending.finish(&http, &reg).await {
-                Ok((tokens, c)) => {
-                    checks.extend(c);
-                    ApiAuth::Bearer(tokens.access_token)
-                }
-                Err((d, c)) => {
-                    checks.extend(c);
-                    return Ok(Outcome {
-                        diagnosis: d,
-                        instance: Some(instance.to_string()),
-                        report: None,
-                        checks,
-                        authorize_url,
-                    });
-                }
+            ctx.say(format!(
+                "Waiting for the redirect to {} …",
+                pending.redirect_url
+            ));
+            if consent.paste || std::io::stdin().is_terminal() {
+                ctx.say("If the browser cannot reach this computer, paste the address it was redirected to here and press Enter.");
+                let tx = pending.paste_sender();
+                std::thread::spawn(move || {
+                    for line in std::io::stdin().lock().lines() {
+                        let Ok(line) = line else { break };
+                        if line.trim().is_empty() {
+                            continue;
+                        }
+                        if tx.blocking_send(line).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            match pending.finish(&ctx.http, &reg).await {
+                Ok((tokens, checks)) => match conn.store_grant(tokens).await {
+                    Ok(_) => Ok((checks, Some(url))),
+                    Err(d) => Err((keychain_hint(d), checks, Some(url))),
+                },
+                Err((d, checks)) => Err((d, checks, Some(url))),
             }
         }
-    };
-    let report = test_connection(&http, &instance, &auth).await;
-    checks.extend(report.checks.iter().cloned());
-    Ok(Outcome {
-        diagnosis: report.diagnosis.clone(),
-        instance: Some(instance.to_string()),
-        report: Some(report),
-        checks,
-        authorize_url,
-    })
+    }
 }
 
-fn emit(json: bool, o: &Outcome) {
-    let d = &o.diagnosis;
-    let identity = o.report.as_ref().and_then(|r| r.identity.as_ref());
-    if json {
-        let value = json!({
-            "ok": d.code == Code::Ok,
-            "code": d.code,
-            "message": d.message,
-            "remediation": d.remediation,
-            "detail": d.detail,
-            "instance": o.instance,
-            "user": identity.map(|i| i.user_name.clone()),
-            "user_display_name": identity.map(|i| i.user_display_name.clone()),
-            "user_sys_id": identity.map(|i| i.user_sys_id.clone()),
-            "latency_ms": o.report.as_ref().and_then(|r| r.latency_ms),
-            "authorize_url": o.authorize_url,
-            "checks": o.checks,
-        });
-        println!("{value}");
-        return;
+async fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<Outcome, Diagnosis> {
+    // Nothing written anywhere: a profile that is never saved, secrets in memory only.
+    let profile = a.conn.profile("verify");
+    validate_profile(&profile)?;
+    let secrets = read_profile_secrets(&profile)?;
+    let admin = admin_credentials(&a.admin)?;
+    let memory: Arc<dyn SecretStore> = Arc::new(MemoryStore::default());
+    for (what, s) in &secrets {
+        memory.set(&account("verify", what), s)?;
     }
-    if d.code == Code::Ok {
-        if let Some(i) = identity {
-            println!(
-                "✓ Connected to {} as {} ({})",
-                o.instance.as_deref().unwrap_or("?"),
-                i.user_display_name,
-                i.user_name
-            );
+    let conn = Connection::open(profile, ctx.http.clone(), memory)
+        .await?
+        .with_admin(admin);
+    let instance = conn.instance.to_string();
+    let (mut checks, url) = match sign_in(ctx, &conn, &a.consent).await {
+        Ok(v) => v,
+        Err((d, checks, url)) => {
+            let mut o = Outcome::failed(d);
+            o.instance = Some(instance);
+            o.checks = checks;
+            o.authorize_url = url;
+            return Ok(o);
         }
+    };
+    let report = conn.test().await;
+    checks.extend(report.checks.iter().cloned());
+    let mut o = Outcome::from_test(report);
+    o.checks = checks;
+    o.authorize_url = url;
+    Ok(o)
+}
+
+async fn login(ctx: &Ctx, a: LoginArgs) -> Result<Outcome, Diagnosis> {
+    let conn = open(ctx, &a.name, &a.admin).await?;
+    let instance = conn.instance.to_string();
+    let signed = sign_in(ctx, &conn, &a.consent).await;
+    save_meta(ctx, &conn).await?;
+    let (mut checks, url) = match signed {
+        Ok(v) => v,
+        Err((d, checks, url)) => {
+            let mut o = Outcome::failed(d);
+            o.instance = Some(instance);
+            o.checks = checks;
+            o.authorize_url = url;
+            return Ok(o);
+        }
+    };
+    let mut o = if a.no_test {
+        let mut o = Outcome::ok();
+        o.instance = Some(instance);
+        o.line(format!(
+            "✓ Signed in; tokens stored in the {}",
+            ctx.store.kind()
+        ));
+        o
     } else {
-        println!("✗ {}: {}", d.code, d.message);
-        if let Some(detail) = &d.detail {
-            println!("  detail: {detail}");
-        }
-        if let Some(fix) = &d.remediation {
-            println!("  fix:    {fix}");
-        }
-    }
-    for c in &o.checks {
-        println!(
-            "  {:<22} {:<4} {:>6} ms  {}",
-            c.name,
-            if c.ok { "ok" } else { "FAIL" },
-            c.ms,
-            c.code
+        let report = conn.test().await;
+        save_meta(ctx, &conn).await?;
+        checks.extend(report.checks.iter().cloned());
+        Outcome::from_test(report)
+    };
+    o.checks = checks;
+    o.authorize_url = url;
+    if is_oauth(conn.profile.auth) {
+        o.field(
+            "token",
+            token_json(conn.token_meta().await, conn.profile.auth),
         );
     }
+    Ok(o)
+}
+
+async fn test_one(ctx: &Ctx, name: &str, admin: &AdminArgs) -> Outcome {
+    let conn = match open(ctx, name, admin).await {
+        Ok(c) => c,
+        Err(d) => {
+            let mut o = Outcome::failed(d);
+            o.field("profile", json!(name));
+            return o;
+        }
+    };
+    let report = conn.test().await;
+    let saved = save_meta(ctx, &conn).await;
+    let mut o = Outcome::from_test(report);
+    o.field("profile", json!(name));
+    if is_oauth(conn.profile.auth) {
+        o.field(
+            "token",
+            token_json(conn.token_meta().await, conn.profile.auth),
+        );
+    }
+    if let Err(d) = saved {
+        o.line(format!(
+            "  (token facts not saved: {}: {})",
+            d.code,
+            d.detail.unwrap_or_default()
+        ));
+    }
+    o
+}
+
+async fn test(ctx: &Ctx, a: TestArgs) -> Result<Outcome, Diagnosis> {
+    if let Some(name) = &a.name {
+        return Ok(test_one(ctx, name, &a.admin).await);
+    }
+    let names: Vec<String> = ctx
+        .profiles
+        .load()?
+        .profiles
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    let mut results = Vec::new();
+    for n in &names {
+        results.push(test_one(ctx, n, &a.admin).await);
+    }
+    Ok(Outcome::all(results))
+}
+
+// ----------------------------------------------------------------------------------- tokens
+
+async fn token_cmd(ctx: &Ctx, cmd: TokenCmd) -> Result<Outcome, Diagnosis> {
+    let none = AdminArgs {
+        admin_username: None,
+    };
+    let (name, admin) = match &cmd {
+        TokenCmd::Status { name } | TokenCmd::Revoke { name } | TokenCmd::Reset { name } => {
+            (name.clone(), none)
+        }
+        TokenCmd::Refresh { name, admin } => (name.clone(), admin.clone()),
+    };
+    if let TokenCmd::Status { .. } = cmd {
+        // Status reads only the profile file: no keychain prompt, no network.
+        let p = ctx.profiles.get(&name)?;
+        if !is_oauth(p.auth) {
+            return Err(Diagnosis::usage(
+                "profile",
+                format!("{name} uses {:?}, which has no tokens", p.auth),
+            ));
+        }
+        let t = token_json(p.tokens, p.auth);
+        let mut o = Outcome::ok();
+        o.line(status_line(&name, &t));
+        o.merge(t);
+        return Ok(o);
+    }
+    let conn = open(ctx, &name, &admin).await?;
+    let result = match cmd {
+        TokenCmd::Refresh { .. } => conn.refresh().await.map(|_| "refreshed"),
+        TokenCmd::Revoke { .. } => conn
+            .revoke()
+            .await
+            .map(|_| "revoked on the server and forgotten here"),
+        TokenCmd::Reset { .. } => conn
+            .reset()
+            .await
+            .map(|_| "forgotten here (not revoked on the server)"),
+        TokenCmd::Status { .. } => unreachable!("handled above"),
+    };
+    save_meta(ctx, &conn).await?;
+    let t = token_json(
+        conn.token_meta()
+            .await
+            .filter(|m| m.has_access_token || m.has_refresh_token),
+        conn.profile.auth,
+    );
+    let mut o = match result {
+        Ok(what) => {
+            let mut o = Outcome::ok();
+            o.line(format!("✓ Tokens of {name} {what}"));
+            o
+        }
+        Err(d) => Outcome::failed(keychain_hint(d)),
+    };
+    o.line(status_line(&name, &t));
+    o.merge(t);
+    Ok(o)
+}
+
+fn status_line(name: &str, t: &Value) -> String {
+    let when = |k: &str| {
+        t[k].as_u64()
+            .map(snconnect_core::report::rfc3339)
+            .unwrap_or_else(|| "—".into())
+    };
+    format!(
+        "{name}: {} (access token until {}, refresh token until {})",
+        t["status"].as_str().unwrap_or(""),
+        when("access_expires_at"),
+        when("refresh_expires_at")
+    )
+}
+
+// ----------------------------------------------------------------------------------- report
+
+async fn report(ctx: &Ctx, a: ReportArgs) -> Result<Outcome, Diagnosis> {
+    let conn = open(ctx, &a.name, &a.admin).await?;
+    let test = conn.test().await;
+    save_meta(ctx, &conn).await?;
+    let meta = conn.token_meta().await;
+    let status = conn.token_status().await;
+    let report = SupportReport::new(Some(&conn.profile), &test, status, meta);
+    let markdown = report.to_markdown();
+    let mut o = Outcome::from_test(test);
+    match &a.out {
+        Some(path) => {
+            let bytes = if ctx.json {
+                serde_json::to_vec_pretty(&report.to_json()).expect("plain data")
+            } else {
+                markdown.into_bytes()
+            };
+            write_file(path, &bytes)?;
+            o.line(format!("report written to {}", path.display()));
+            o.field("file", json!(path.display().to_string()));
+        }
+        None => o.raw = Some(markdown),
+    }
+    o.field("report", report.to_json());
+    Ok(o)
 }

@@ -1,0 +1,488 @@
+//! A connection: a profile, its secrets and its tokens, with the operations every host offers
+//! (sign in, test, token status/refresh/revoke/reset).
+//!
+//! The CLI and the desktop app both go through here. `verify` (nothing written anywhere) is the
+//! same code with a [`MemoryStore`](crate::keychain::MemoryStore) and a profile that is never
+//! saved.
+
+use crate::conn_test::{
+    test_connection, ApiAuth, ApiKeyIn, Check, TestReport, DEFAULT_API_KEY_PARAM,
+};
+use crate::error::{Code, Diagnosis};
+use crate::instance::InstanceUrl;
+use crate::keychain::{account, SecretStore};
+use crate::oauth::{ClientRegistration, Endpoints, Grant, TokenSet};
+use crate::probe::{refine_token_denied, ProbeInput};
+use crate::profiles::{AuthMethod, Profile, TokenMeta};
+use crate::secret::Secret;
+use crate::token::{Renewal, TokenManager, TokenStatus, DEFAULT_MARGIN};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use url::Url;
+
+/// Keychain entry names (account `<profile>/<what>`).
+pub const PASSWORD: &str = "password";
+pub const CLIENT_SECRET: &str = "client_secret";
+pub const API_KEY: &str = "api_key";
+
+/// Which secrets a method needs at rest (besides the tokens).
+pub fn secrets_needed(method: AuthMethod) -> &'static [&'static str] {
+    match method {
+        AuthMethod::Basic => &[PASSWORD],
+        AuthMethod::ApiKey => &[API_KEY],
+        AuthMethod::OauthCode | AuthMethod::OauthClientCredentials => &[CLIENT_SECRET],
+        AuthMethod::OauthCodePkce => &[],
+        AuthMethod::OauthPassword => &[CLIENT_SECRET, PASSWORD],
+    }
+}
+
+/// Every keychain entry a profile may own (for removal).
+pub fn all_entries(profile: &str) -> Vec<String> {
+    [
+        PASSWORD,
+        CLIENT_SECRET,
+        API_KEY,
+        crate::token::ACCESS_TOKEN,
+        crate::token::REFRESH_TOKEN,
+    ]
+    .iter()
+    .map(|w| account(profile, w))
+    .collect()
+}
+
+pub fn is_oauth(method: AuthMethod) -> bool {
+    !matches!(method, AuthMethod::Basic | AuthMethod::ApiKey)
+}
+
+/// Checks what a profile needs, naming the field and the fix (before anything is saved).
+pub fn validate_profile(p: &Profile) -> Result<InstanceUrl, Diagnosis> {
+    crate::profiles::validate_name(&p.name)?;
+    let instance = InstanceUrl::parse(&p.instance)?;
+    let need = |field: &str, v: &Option<String>, why: &str| {
+        if v.as_deref().is_none_or(|s| s.trim().is_empty()) {
+            Err(Diagnosis::usage(field, why.to_string()))
+        } else {
+            Ok(())
+        }
+    };
+    match p.auth {
+        AuthMethod::Basic => need("--username", &p.username, "basic auth needs --username")?,
+        AuthMethod::OauthPassword => {
+            need(
+                "--username",
+                &p.username,
+                "the password grant needs --username",
+            )?;
+            need(
+                "--client-id",
+                &p.client_id,
+                "the password grant needs --client-id",
+            )?;
+        }
+        AuthMethod::ApiKey => {
+            if let Some(param) = &p.api_key_param {
+                let valid = !param.is_empty()
+                    && param
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+                if !valid {
+                    return Err(Diagnosis::usage(
+                        "--api-key-param",
+                        format!("{param:?} must be a header or parameter name (letters, digits, '-', '_', '.')"),
+                    ));
+                }
+            }
+        }
+        AuthMethod::OauthCode | AuthMethod::OauthCodePkce | AuthMethod::OauthClientCredentials => {
+            need(
+                "--client-id",
+                &p.client_id,
+                "OAuth needs the client ID from the instance's application registry (--client-id)",
+            )?
+        }
+    }
+    endpoints_for(p, &instance)?;
+    Ok(instance)
+}
+
+/// A custom endpoint URL: https, or http on a loopback address only.
+pub fn parse_endpoint_url(field: &str, value: &str) -> Result<Url, Diagnosis> {
+    let url = Url::parse(value.trim())
+        .map_err(|e| Diagnosis::usage(field, format!("{value:?} is not a URL: {e}")))?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" => {
+            let loopback = match url.host() {
+                Some(url::Host::Ipv4(a)) => a.is_loopback(),
+                Some(url::Host::Ipv6(a)) => a.is_loopback(),
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                None => false,
+            };
+            if loopback {
+                Ok(url)
+            } else {
+                Err(Diagnosis::new(Code::InsecureUrlRefused)
+                    .with_detail(format!("{field} {value:?} uses http:// on a remote host")))
+            }
+        }
+        other => Err(Diagnosis::usage(
+            field,
+            format!("{value:?}: unsupported scheme {other}://"),
+        )),
+    }
+}
+
+/// ServiceNow's endpoints unless the profile names custom ones.
+pub fn endpoints_for(p: &Profile, instance: &InstanceUrl) -> Result<Endpoints, Diagnosis> {
+    let mut e = Endpoints::servicenow(instance);
+    if let Some(u) = &p.auth_url {
+        e.auth_url = parse_endpoint_url("--auth-url", u)?;
+    }
+    if let Some(u) = &p.token_url {
+        e.token_url = parse_endpoint_url("--token-url", u)?;
+    }
+    if let Some(u) = &p.revoke_url {
+        e.revoke_url = Some(parse_endpoint_url("--revoke-url", u)?);
+    }
+    Ok(e)
+}
+
+/// The grant behind a method (for probes and reports).
+pub fn grant_of(method: AuthMethod) -> Option<Grant> {
+    match method {
+        AuthMethod::OauthCode | AuthMethod::OauthCodePkce => Some(Grant::AuthorizationCode),
+        AuthMethod::OauthPassword => Some(Grant::Password),
+        AuthMethod::OauthClientCredentials => Some(Grant::ClientCredentials),
+        AuthMethod::Basic | AuthMethod::ApiKey => None,
+    }
+}
+
+/// Keychain calls block (D-Bus round trips): run them off the async workers.
+async fn get_secret(
+    store: &Arc<dyn SecretStore>,
+    profile: &str,
+    what: &'static str,
+) -> Result<Option<Secret>, Diagnosis> {
+    let (s, acct) = (store.clone(), account(profile, what));
+    tokio::task::spawn_blocking(move || s.get(&acct))
+        .await
+        .map_err(|e| Diagnosis::new(Code::KeychainUnavailable).with_detail(e.to_string()))?
+}
+
+fn missing_secret(profile: &str, what: &str) -> Diagnosis {
+    let env = match what {
+        PASSWORD => "SNCONNECT_PASSWORD",
+        CLIENT_SECRET => "SNCONNECT_CLIENT_SECRET",
+        _ => "SNCONNECT_API_KEY",
+    };
+    Diagnosis::usage(
+        what,
+        format!("the keychain holds no {what} for profile {profile:?}; save it again with `{env}=… snconnect profile add {profile} …`"),
+    )
+}
+
+/// Admin credentials for the probes that split a generic token refusal.
+#[derive(Debug, Clone)]
+pub struct AdminCredentials {
+    pub username: String,
+    pub password: Secret,
+}
+
+/// A connection ready to use.
+pub struct Connection {
+    pub profile: Profile,
+    pub instance: InstanceUrl,
+    http: reqwest::Client,
+    store: Arc<dyn SecretStore>,
+    reg: Option<ClientRegistration>,
+    password: Option<Secret>,
+    api_key: Option<Secret>,
+    tokens: Option<TokenManager>,
+    admin: Option<AdminCredentials>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("profile", &self.profile.name)
+            .field("instance", &self.instance.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// Loads the profile's secrets from `store` and prepares its tokens.
+    pub async fn open(
+        profile: Profile,
+        http: reqwest::Client,
+        store: Arc<dyn SecretStore>,
+    ) -> Result<Connection, Diagnosis> {
+        let instance = validate_profile(&profile)?;
+        let name = profile.name.clone();
+        let mut password = None;
+        let mut client_secret = None;
+        let mut api_key = None;
+        for &what in secrets_needed(profile.auth) {
+            let v = get_secret(&store, &name, what)
+                .await?
+                .ok_or_else(|| missing_secret(&name, what))?;
+            match what {
+                PASSWORD => password = Some(v),
+                CLIENT_SECRET => client_secret = Some(v),
+                _ => api_key = Some(v),
+            }
+        }
+        let reg = if is_oauth(profile.auth) {
+            Some(ClientRegistration {
+                client_id: profile.client_id.clone().unwrap_or_default(),
+                client_secret,
+                endpoints: endpoints_for(&profile, &instance)?,
+                scope: profile.scope.clone(),
+            })
+        } else {
+            None
+        };
+        let tokens = match &reg {
+            Some(reg) => {
+                let renewal = match profile.auth {
+                    AuthMethod::OauthClientCredentials => Renewal::ClientCredentials,
+                    AuthMethod::OauthPassword => Renewal::Password {
+                        username: profile.username.clone().unwrap_or_default(),
+                        password: password.clone().expect("loaded above"),
+                    },
+                    _ => Renewal::None,
+                };
+                Some(
+                    TokenManager::load(
+                        &name,
+                        reg.clone(),
+                        renewal,
+                        http.clone(),
+                        store.clone(),
+                        profile.tokens,
+                        profile.refresh_token_lifespan,
+                        DEFAULT_MARGIN,
+                    )
+                    .await?,
+                )
+            }
+            None => None,
+        };
+        Ok(Connection {
+            profile,
+            instance,
+            http,
+            store,
+            reg,
+            password,
+            api_key,
+            tokens,
+            admin: None,
+        })
+    }
+
+    /// Admin credentials the probes may use after a generic token refusal.
+    pub fn with_admin(mut self, admin: Option<AdminCredentials>) -> Self {
+        self.admin = admin;
+        self
+    }
+
+    pub fn store(&self) -> &Arc<dyn SecretStore> {
+        &self.store
+    }
+
+    /// The OAuth client (None for basic and API key).
+    pub fn registration(&self) -> Option<&ClientRegistration> {
+        self.reg.as_ref()
+    }
+
+    pub fn tokens(&self) -> Option<&TokenManager> {
+        self.tokens.as_ref()
+    }
+
+    /// Token facts to record in the profile (None for basic and API key).
+    pub async fn token_meta(&self) -> Option<TokenMeta> {
+        match &self.tokens {
+            Some(t) => Some(t.meta().await),
+            None => None,
+        }
+    }
+
+    pub async fn token_status(&self) -> Option<TokenStatus> {
+        match &self.tokens {
+            Some(t) => Some(t.status().await),
+            None => None,
+        }
+    }
+
+    fn oauth(&self) -> Result<(&ClientRegistration, &TokenManager), Diagnosis> {
+        match (&self.reg, &self.tokens) {
+            (Some(r), Some(t)) => Ok((r, t)),
+            _ => Err(Diagnosis::usage(
+                "profile",
+                format!(
+                    "profile {:?} uses {:?}, which has no OAuth tokens",
+                    self.profile.name, self.profile.auth
+                ),
+            )),
+        }
+    }
+
+    /// Stores the tokens of a completed browser sign-in.
+    pub async fn store_grant(&self, tokens: TokenSet) -> Result<TokenMeta, Diagnosis> {
+        self.oauth()?.1.store_grant(tokens).await
+    }
+
+    /// The grants that need no browser: password and client credentials. Generic refusals
+    /// are refined by the probes.
+    pub async fn grant_without_browser(&self) -> Result<(TokenMeta, Check), Diagnosis> {
+        let (reg, tokens) = self.oauth()?;
+        let started = Instant::now();
+        let result = match self.profile.auth {
+            AuthMethod::OauthPassword => {
+                let user = self.profile.username.clone().unwrap_or_default();
+                let pw = self
+                    .password
+                    .as_ref()
+                    .expect("loaded for the password grant");
+                reg.password_grant(&self.http, &user, pw).await
+            }
+            AuthMethod::OauthClientCredentials => reg.client_credentials(&self.http).await,
+            other => {
+                return Err(Diagnosis::usage(
+                    "--auth",
+                    format!("{other:?} signs in through the browser"),
+                ))
+            }
+        };
+        let result = match result {
+            Ok(t) => Ok(t),
+            Err(d) => Err(self.refine(d).await),
+        };
+        let check = Check::new("token", result.as_ref().map(|_| ()), started);
+        let meta = tokens.store_grant(result?).await?;
+        Ok((meta, check))
+    }
+
+    /// Refines a generic token refusal with the probes this connection can run.
+    pub async fn refine(&self, d: Diagnosis) -> Diagnosis {
+        let Some(grant) = grant_of(self.profile.auth) else {
+            return d;
+        };
+        let user = match (&self.profile.username, &self.password) {
+            (Some(u), Some(p)) => Some((u.as_str(), p)),
+            _ => None,
+        };
+        let input = ProbeInput {
+            grant,
+            client_id: self.profile.client_id.as_deref().unwrap_or(""),
+            user,
+            admin: self
+                .admin
+                .as_ref()
+                .map(|a| (a.username.as_str(), &a.password)),
+        };
+        refine_token_denied(&self.http, &self.instance, input, d).await
+    }
+
+    /// The one-click test: current_user and a table read, with the profile's credentials.
+    /// OAuth: a valid token (refreshed before expiry), and one refresh + retry after a 401.
+    pub async fn test(&self) -> TestReport {
+        match self.profile.auth {
+            AuthMethod::Basic => {
+                let auth = ApiAuth::Basic {
+                    username: self.profile.username.clone().unwrap_or_default(),
+                    password: self.password.clone().expect("loaded for basic auth"),
+                };
+                test_connection(&self.http, &self.instance, &auth).await
+            }
+            AuthMethod::ApiKey => {
+                let auth = ApiAuth::ApiKey {
+                    key: self.api_key.clone().expect("loaded for API key auth"),
+                    param: self
+                        .profile
+                        .api_key_param
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_API_KEY_PARAM.to_string()),
+                    location: self.profile.api_key_in.unwrap_or(ApiKeyIn::Header),
+                };
+                test_connection(&self.http, &self.instance, &auth).await
+            }
+            _ => self.test_oauth().await,
+        }
+    }
+
+    async fn test_oauth(&self) -> TestReport {
+        let tokens = self.tokens.as_ref().expect("OAuth profiles have tokens");
+        let started = Instant::now();
+        let before = tokens.refresh_count();
+        let token = tokens.access_token().await;
+        let mut checks = Vec::new();
+        // A check only when a request was made (a refresh or a renewed grant).
+        let refreshed = tokens.refresh_count() > before;
+        let token = match token {
+            Ok(t) => {
+                if refreshed {
+                    checks.push(Check::new("token refresh", Ok(()), started));
+                }
+                t
+            }
+            Err(d) => {
+                let d = self.refine(d).await;
+                checks.push(Check::new("token refresh", Err(&d), started));
+                return failed_report(&self.instance, checks, d);
+            }
+        };
+        let first =
+            test_connection(&self.http, &self.instance, &ApiAuth::Bearer(token.clone())).await;
+        if first.diagnosis.code != Code::AccessTokenRejected {
+            checks.extend(first.checks.iter().cloned());
+            return TestReport { checks, ..first };
+        }
+        // A 401 with a token we believed valid: refresh once, retry once.
+        checks.extend(first.checks.iter().cloned());
+        let started = Instant::now();
+        let retry_token = match tokens.refresh_after_rejection(&token).await {
+            Ok(t) => {
+                checks.push(Check::new("token refresh after 401", Ok(()), started));
+                t
+            }
+            Err(d) => {
+                checks.push(Check::new("token refresh after 401", Err(&d), started));
+                return failed_report(&self.instance, checks, d);
+            }
+        };
+        let second =
+            test_connection(&self.http, &self.instance, &ApiAuth::Bearer(retry_token)).await;
+        checks.extend(second.checks.iter().cloned());
+        TestReport { checks, ..second }
+    }
+
+    pub async fn refresh(&self) -> Result<TokenMeta, Diagnosis> {
+        match self.oauth()?.1.refresh_now().await {
+            Ok(m) => Ok(m),
+            Err(d) => Err(self.refine(d).await),
+        }
+    }
+
+    pub async fn revoke(&self) -> Result<(), Diagnosis> {
+        self.oauth()?.1.revoke().await
+    }
+
+    pub async fn reset(&self) -> Result<(), Diagnosis> {
+        self.oauth()?.1.reset().await
+    }
+
+    /// A consent timeout for UIs: 5 minutes.
+    pub const CONSENT_TIMEOUT: Duration = Duration::from_secs(300);
+}
+
+fn failed_report(instance: &InstanceUrl, checks: Vec<Check>, d: Diagnosis) -> TestReport {
+    TestReport {
+        instance: instance.to_string(),
+        identity: None,
+        latency_ms: None,
+        checks,
+        diagnosis: d,
+    }
+}
