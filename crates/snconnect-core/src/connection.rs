@@ -385,6 +385,34 @@ impl Connection {
         refine_token_denied(&self.http, &self.instance, input, d).await
     }
 
+    /// After a sign-in that never came back: when admin credentials allow, read the registered
+    /// redirect URLs and name a mismatch (ServiceNow silently redirects to the first registered
+    /// URL, so the browser went elsewhere) instead of a bare timeout.
+    pub async fn explain_callback_timeout(&self, d: Diagnosis, redirect_url: &str) -> Diagnosis {
+        if d.code != Code::CallbackTimeout {
+            return d;
+        }
+        let (Some(admin), Some(client_id)) = (&self.admin, &self.profile.client_id) else {
+            return d;
+        };
+        let auth = ApiAuth::Basic {
+            username: admin.username.clone(),
+            password: admin.password.clone(),
+        };
+        match crate::register::check_redirect(
+            &self.http,
+            &self.instance,
+            &auth,
+            client_id,
+            redirect_url,
+        )
+        .await
+        {
+            Err(found) => found,
+            Ok(_) => d,
+        }
+    }
+
     /// The one-click test: current_user and a table read, with the profile's credentials.
     /// OAuth: a valid token (refreshed before expiry), and one refresh + retry after a 401.
     pub async fn test(&self) -> TestReport {

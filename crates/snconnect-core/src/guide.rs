@@ -11,7 +11,7 @@ pub struct Link {
 }
 
 /// Classic list URL and its Next Experience wrapper (`/now/nav/ui/classic/params/target/…`).
-fn both_forms(instance: &InstanceUrl, label: &str, page: &str) -> [Link; 2] {
+pub fn both_forms(instance: &InstanceUrl, label: &str, page: &str) -> [Link; 2] {
     let classic = instance.join(page).to_string();
     let encoded: String = url::form_urlencoded::byte_serialize(page.as_bytes()).collect();
     let next = instance

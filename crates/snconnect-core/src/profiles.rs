@@ -59,6 +59,10 @@ pub struct Profile {
     /// default 8,640,000 = 100 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token_lifespan: Option<u64>,
+    /// The `oauth_entity` snconnect created for this profile (`register`), so it can be
+    /// removed again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered_sys_id: Option<String>,
     /// What is known about the stored tokens (never the tokens: those are in the keychain).
     /// Not exported.
     #[serde(default, skip_serializing_if = "Option::is_none")]

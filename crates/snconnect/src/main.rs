@@ -5,6 +5,7 @@
 //! Exit status: 0 success; 1 the connection or check failed (diagnosis printed);
 //! 2 usage or local configuration error.
 
+mod migrate;
 mod output;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -99,6 +100,12 @@ enum Command {
     Token(TokenCmd),
     /// A redacted support report for a profile (Markdown; JSON with --json).
     Report(ReportArgs),
+    /// Instance and OAuth readiness checks with the admin's basic credentials (SNCONNECT_PASSWORD).
+    Preflight(migrate::PreflightArgs),
+    /// Create the OAuth endpoint on the instance (admin), or --guided steps and a read-back, or --remove.
+    Register(migrate::RegisterArgs),
+    /// Migrate a connection: preflight → register (or --client-id) → consent → parity test → save.
+    Migrate(migrate::MigrateArgs),
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,6 +212,7 @@ impl ConnArgs {
                 KeyInArg::Query => ApiKeyIn::Query,
             }),
             refresh_token_lifespan: self.refresh_token_lifespan,
+            registered_sys_id: None,
             tokens: None,
         }
     }
@@ -405,6 +413,9 @@ async fn run(cli: Cli) -> Outcome {
         Command::Test(a) => test(&ctx, a).await,
         Command::Token(t) => token_cmd(&ctx, t).await,
         Command::Report(a) => report(&ctx, a).await,
+        Command::Preflight(a) => migrate::preflight(&ctx, a).await,
+        Command::Register(a) => migrate::register(&ctx, a).await,
+        Command::Migrate(a) => migrate::migrate(&ctx, a).await,
     };
     result.unwrap_or_else(Outcome::failed)
 }
@@ -804,12 +815,17 @@ async fn sign_in(
                     }
                 });
             }
+            let redirect = pending.redirect_url.clone();
             match pending.finish(&ctx.http, &reg).await {
                 Ok((tokens, checks)) => match conn.store_grant(tokens).await {
                     Ok(_) => Ok((checks, Some(url))),
                     Err(d) => Err((keychain_hint(d), checks, Some(url))),
                 },
-                Err((d, checks)) => Err((d, checks, Some(url))),
+                Err((d, checks)) => Err((
+                    conn.explain_callback_timeout(d, &redirect).await,
+                    checks,
+                    Some(url),
+                )),
             }
         }
     }
