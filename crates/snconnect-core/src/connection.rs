@@ -177,7 +177,7 @@ fn missing_secret(profile: &str, what: &str) -> Diagnosis {
     };
     Diagnosis::usage(
         what,
-        format!("the keychain holds no {what} for profile {profile:?}; save it again with `{env}=… snconnect profile add {profile} …`"),
+        format!("the keychain holds no {what} for profile {profile:?}; store it with `{env}=… snconnect profile secret {profile}` (if your keychain is locked, unlock it first)"),
     )
 }
 
@@ -321,8 +321,12 @@ impl Connection {
             _ => Err(Diagnosis::usage(
                 "profile",
                 format!(
-                    "profile {:?} uses {:?}, which has no OAuth tokens",
-                    self.profile.name, self.profile.auth
+                    "profile {:?} uses {}, which has no OAuth tokens",
+                    self.profile.name,
+                    serde_json::to_value(self.profile.auth)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
                 ),
             )),
         }

@@ -104,7 +104,13 @@ pub fn classify_transport(err: &reqwest::Error) -> Diagnosis {
         || lower.contains("notvalidforname")
     {
         Code::TlsUntrustedCertificate
-    } else if lower.contains("tls") || lower.contains("handshake") || lower.contains("rustls") {
+    } else if lower.contains("tls")
+        || lower.contains("handshake")
+        || lower.contains("rustls")
+        // rustls on a port that does not speak TLS: "received corrupt message of type
+        // InvalidContentType" (reqwest calls it a connect error).
+        || lower.contains("corrupt message")
+    {
         Code::TlsHandshakeFailed
     } else if err.is_timeout() && (err.is_connect() || lower.contains("connect")) {
         Code::ConnectTimeout

@@ -29,17 +29,39 @@ pub fn account(profile: &str, what: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct KeyringStore {
     service: String,
+    /// Prepended to every account: empty for the default config dir, `<8 hex>:` for another
+    /// one, so two config dirs with a same-named profile never share (or delete) secrets.
+    namespace: String,
 }
 
 impl KeyringStore {
     pub fn new(service: impl Into<String>) -> Self {
         KeyringStore {
             service: service.into(),
+            namespace: String::new(),
         }
     }
 
+    /// The store for profiles kept in `config_dir`; `default_dir` is the platform default.
+    pub fn for_config_dir(
+        config_dir: &std::path::Path,
+        default_dir: Option<&std::path::Path>,
+    ) -> Self {
+        let canon =
+            |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        let mut store = KeyringStore::default();
+        if default_dir.map(canon) != Some(canon(config_dir)) {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(canon(config_dir).to_string_lossy().as_bytes());
+            let hex: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+            store.namespace = format!("{hex}:");
+        }
+        store
+    }
+
     fn entry(&self, account: &str) -> Result<keyring::Entry, Diagnosis> {
-        keyring::Entry::new(&self.service, account).map_err(map_keyring_error)
+        keyring::Entry::new(&self.service, &format!("{}{account}", self.namespace))
+            .map_err(map_keyring_error)
     }
 }
 
@@ -135,6 +157,20 @@ mod tests {
         m.delete("a/refresh_token").unwrap();
         assert!(m.get("a/refresh_token").unwrap().is_none());
         assert_eq!(m.kind(), "session");
+    }
+
+    #[test]
+    fn config_dirs_get_their_own_namespace() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let default = KeyringStore::for_config_dir(a.path(), Some(a.path()));
+        assert_eq!(default.namespace, "");
+        let other = KeyringStore::for_config_dir(b.path(), Some(a.path()));
+        assert_eq!(other.namespace.len(), 9);
+        assert_ne!(
+            other.namespace,
+            KeyringStore::for_config_dir(a.path(), None).namespace
+        );
     }
 
     #[test]

@@ -110,16 +110,19 @@ impl Default for ProfilesFile {
 }
 
 /// The config dir: `SNCONNECT_CONFIG_DIR`, else the platform's (`~/.config/snconnect` on Linux).
+/// The platform's config dir for snconnect (ignoring `SNCONNECT_CONFIG_DIR`).
+pub fn platform_config_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "snconnect").map(|p| p.config_dir().to_path_buf())
+}
+
 pub fn default_config_dir() -> Result<PathBuf, Diagnosis> {
     if let Some(dir) = std::env::var_os("SNCONNECT_CONFIG_DIR").filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(dir));
     }
-    directories::ProjectDirs::from("", "", "snconnect")
-        .map(|p| p.config_dir().to_path_buf())
-        .ok_or_else(|| {
-            Diagnosis::new(Code::ConfigUnwritable)
-                .with_detail("no home directory; set SNCONNECT_CONFIG_DIR")
-        })
+    platform_config_dir().ok_or_else(|| {
+        Diagnosis::new(Code::ConfigUnwritable)
+            .with_detail("no home directory; set SNCONNECT_CONFIG_DIR")
+    })
 }
 
 /// Checks a profile name: it becomes part of keychain account names.
@@ -157,7 +160,14 @@ impl ProfileStore {
         let path = self.path();
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Nothing saved there (the dir, or its parent as a directory, does not exist);
+            // a save will say whether it can be written.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
                 return Ok(ProfilesFile::default())
             }
             Err(e) => return Err(unreadable(&path, &e.to_string())),

@@ -323,6 +323,15 @@ impl TokenManager {
     /// grant when no person is needed, else say what the user must do.
     async fn renew(&self, held: &mut Held) -> Result<(), Diagnosis> {
         let now = now_secs();
+        // Nothing held: never signed in, or revoked/reset. Getting a grant is an explicit
+        // step (login), even for grants that need no person: a revoked connection must not
+        // quietly come back.
+        if held.access.is_none() && held.refresh.is_none() {
+            return Err(Diagnosis::new(Code::RefreshTokenExpired).with_detail(format!(
+                "no tokens are stored for {} (never signed in, or revoked or reset): sign in again (snconnect login {})",
+                self.profile, self.profile
+            )));
+        }
         let refresh_usable =
             held.refresh.is_some() && held.meta.refresh_expires_at.is_none_or(|t| t > now);
         if refresh_usable {

@@ -20,7 +20,9 @@ use snconnect_core::connection::{
 use snconnect_core::http::{build_client, HttpConfig, ProxyMode};
 use snconnect_core::keychain::{account, KeyringStore, MemoryStore, SecretStore};
 use snconnect_core::loopback::DEFAULT_REDIRECT_PORT;
-use snconnect_core::profiles::{default_config_dir, AuthMethod, Profile, ProfileStore, TokenMeta};
+use snconnect_core::profiles::{
+    default_config_dir, platform_config_dir, AuthMethod, Profile, ProfileStore, TokenMeta,
+};
 use snconnect_core::report::SupportReport;
 use snconnect_core::token::status_of;
 use snconnect_core::verify::{begin_consent, ConsentOptions};
@@ -356,6 +358,9 @@ fn main() -> ExitCode {
 
 /// What every command needs: the one HTTP client, the secret store, the profile store.
 struct Ctx {
+    /// Secrets for this run only (`--no-keychain`): saved profiles take theirs from the
+    /// environment on each run.
+    no_keychain: bool,
     json: bool,
     http: reqwest::Client,
     store: Arc<dyn SecretStore>,
@@ -376,16 +381,20 @@ impl Ctx {
         if let Some(path) = &g.ca_file {
             cfg.add_ca_file(path)?;
         }
-        let store: Arc<dyn SecretStore> = if g.no_keychain {
-            Arc::new(MemoryStore::default())
-        } else {
-            Arc::new(KeyringStore::default())
-        };
         let dir = match &g.config_dir {
             Some(d) => d.clone(),
             None => default_config_dir()?,
         };
+        let store: Arc<dyn SecretStore> = if g.no_keychain {
+            Arc::new(MemoryStore::default())
+        } else {
+            Arc::new(KeyringStore::for_config_dir(
+                &dir,
+                platform_config_dir().as_deref(),
+            ))
+        };
         Ok(Ctx {
+            no_keychain: g.no_keychain,
             json: g.json,
             http: build_client(&cfg)?,
             store,
@@ -506,6 +515,13 @@ async fn store_secrets(
 
 async fn open(ctx: &Ctx, name: &str, admin: &AdminArgs) -> Result<Connection, Diagnosis> {
     let profile = ctx.profiles.get(name)?;
+    if ctx.no_keychain {
+        // This run only: the profile's secrets come from the environment (or prompts).
+        let secrets = read_profile_secrets(&profile)?;
+        for (what, s) in &secrets {
+            ctx.store.set(&account(name, what), s)?;
+        }
+    }
     let conn = Connection::open(profile, ctx.http.clone(), ctx.store.clone())
         .await
         .map_err(keychain_hint)?;
@@ -530,6 +546,14 @@ async fn save_meta(ctx: &Ctx, conn: &Connection) -> Result<(), Diagnosis> {
         ctx.profiles.set_tokens(&conn.profile.name, meta)?;
     }
     Ok(())
+}
+
+/// The CLI name of a method (`oauth-code-pkce`).
+fn method_name(m: AuthMethod) -> String {
+    serde_json::to_value(m)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 fn profile_json(p: &Profile) -> Value {
@@ -609,7 +633,7 @@ async fn profile_cmd(ctx: &Ctx, cmd: ProfileCmd) -> Result<Outcome, Diagnosis> {
                 ));
             }
             if kind == "session" && !stored.is_empty() {
-                o.line("  (--no-keychain: they are gone when this command ends)");
+                o.line("  (--no-keychain: they are gone when this command ends; give them through the environment again with --no-keychain on each run)");
             }
             if is_oauth(profile.auth) {
                 o.line(format!("  next: snconnect login {name}"));
@@ -865,6 +889,16 @@ async fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<Outcome, Diagnosis> {
 
 async fn login(ctx: &Ctx, a: LoginArgs) -> Result<Outcome, Diagnosis> {
     let conn = open(ctx, &a.name, &a.admin).await?;
+    if is_oauth(conn.profile.auth) {
+        // Fail before the consent, not after it: tokens issued and then not storable would
+        // be orphaned on the server.
+        let (store, acct) = (ctx.store.clone(), account(&a.name, "write-check"));
+        keychain(move || {
+            store.set(&acct, &Secret::new("snconnect keychain write check"))?;
+            store.delete(&acct)
+        })
+        .await?;
+    }
     let instance = conn.instance.to_string();
     let signed = sign_in(ctx, &conn, &a.consent).await;
     save_meta(ctx, &conn).await?;
@@ -943,6 +977,12 @@ async fn test(ctx: &Ctx, a: TestArgs) -> Result<Outcome, Diagnosis> {
         .into_iter()
         .map(|p| p.name)
         .collect();
+    if names.is_empty() {
+        return Err(Diagnosis::usage(
+            "--all",
+            "there are no saved profiles to test; add one with `snconnect profile add`",
+        ));
+    }
     let mut results = Vec::new();
     for n in &names {
         results.push(test_one(ctx, n, &a.admin).await);
@@ -968,7 +1008,7 @@ async fn token_cmd(ctx: &Ctx, cmd: TokenCmd) -> Result<Outcome, Diagnosis> {
         if !is_oauth(p.auth) {
             return Err(Diagnosis::usage(
                 "profile",
-                format!("{name} uses {:?}, which has no tokens", p.auth),
+                format!("{name} uses {}, which has no tokens", method_name(p.auth)),
             ));
         }
         let t = token_json(p.tokens, p.auth);

@@ -41,8 +41,11 @@ impl Outcome {
         }
     }
 
+    /// Success of a command that is not a connection test.
     pub fn ok() -> Self {
-        Outcome::failed(Diagnosis::new(Code::Ok))
+        let mut d = Diagnosis::new(Code::Ok);
+        d.message = "Done.".into();
+        Outcome::failed(d)
     }
 
     pub fn from_test(report: TestReport) -> Self {
