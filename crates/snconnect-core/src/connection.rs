@@ -412,8 +412,12 @@ impl Connection {
         )
         .await
         {
-            Err(found) => found,
-            Ok(_) => d,
+            // Only a finding about the registration replaces the timeout; a failed read-back
+            // (wrong admin password, network) must not be mistaken for the cause.
+            Err(found) if matches!(found.code, Code::RedirectUriMismatch | Code::InvalidClient) => {
+                found
+            }
+            _ => d,
         }
     }
 

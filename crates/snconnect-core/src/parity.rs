@@ -33,6 +33,26 @@ pub struct TableParity {
     pub differences: Vec<String>,
 }
 
+impl ParityReport {
+    /// `ok`, or `parity_mismatch` with the verdict and the first differences.
+    pub fn diagnosis(&self) -> Diagnosis {
+        if self.safe {
+            return Diagnosis::new(Code::Ok);
+        }
+        let all: Vec<&str> = self
+            .differences
+            .iter()
+            .chain(self.tables.iter().flat_map(|t| t.differences.iter()))
+            .map(String::as_str)
+            .collect();
+        Diagnosis::new(Code::ParityMismatch).with_detail(format!(
+            "{} {}",
+            self.verdict,
+            all.join("; ")
+        ))
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ParityReport {
     pub basic_user: Option<String>,
@@ -144,6 +164,7 @@ pub async fn run(
         )),
         (Some(_), None) => differences.push("OAuth could not identify the user (current_user failed)".into()),
         (None, Some(_)) => differences.push("basic auth could not identify the user (current_user failed)".into()),
+        (None, None) => differences.push("neither basic auth nor OAuth could identify the user (current_user failed for both), so nothing was compared".into()),
         _ => {}
     }
     let mut out = Vec::new();

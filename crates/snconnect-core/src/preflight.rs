@@ -259,12 +259,13 @@ pub async fn run(
             _ => (
                 CheckState::Unknown,
                 format!("{PROP_BUILDNAME} is not set"),
-                Code::Ok,
-                None,
+                Code::UnexpectedResponse,
+                Some("The release is informational: read it on the instance's stats.do page (or System Diagnostics) if you need it.".into()),
             ),
         },
     )
-    .await;
+    .await
+    .filter(|v| !v.is_empty());
 
     // 3. Roles.
     let started = Instant::now();

@@ -1242,7 +1242,30 @@ const TESTED: &[&str] = &[
     "rate_limited",
     "redirect_uri_mismatch",
     "insufficient_role",
+    "parity_mismatch",
 ];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parity_mismatch() {
+    let sim = sim().await;
+    sim.update_switches(|s| {
+        s.hidden_fields
+            .insert("sys_user".into(), vec!["email".into()]);
+    });
+    let http = client(&http_cfg(&sim));
+    // Basic as admin, "OAuth" as a non-admin: another identity, and a hidden field.
+    let report =
+        snconnect_core::parity::run(&http, &instance(&sim), &basic(ADMIN), &basic(ABEL), &[], 5)
+            .await;
+    let d = report.diagnosis();
+    assert_code(&d, Code::ParityMismatch);
+    assert_detail(&d, "email");
+    assert_detail(&d, "abel.tuter");
+    let same =
+        snconnect_core::parity::run(&http, &instance(&sim), &basic(ADMIN), &basic(ADMIN), &[], 5)
+            .await;
+    assert_code(&same.diagnosis(), Code::Ok);
+}
 
 /// Codes tested in their own test binary (process-wide environment they must own).
 const COVERED_ELSEWHERE: &[(&str, &str)] = &[
@@ -1253,11 +1276,7 @@ const COVERED_ELSEWHERE: &[(&str, &str)] = &[
 ];
 
 /// Codes nothing in the core produces yet. Remove an entry (and add a test) when one does.
-const SKIPPED: &[(&str, &str)] = &[
-    // parity.rs compares basic auth and OAuth reads and reports `safe: false` with the
-    // differences, but no code path returns Code::ParityMismatch yet.
-    ("parity_mismatch", "not produced by snconnect-core yet"),
-];
+const SKIPPED: &[(&str, &str)] = &[];
 
 #[test]
 fn every_code_is_covered_or_listed() {

@@ -648,7 +648,11 @@ pub async fn migrate(ctx: &Ctx, a: MigrateArgs) -> Result<Outcome, Diagnosis> {
     o.field("handoff", serde_json::to_value(&card).expect("plain data"));
     o.field("profile", json!(a.profile));
     if !report.safe {
-        o.diagnosis = Diagnosis::new(Code::ParityMismatch).with_detail(report.verdict.clone());
+        o.diagnosis = report.diagnosis();
+        o.line(format!(
+            "Profile {} was saved with the tokens of this consent; fix the differences and run migrate again, or `snconnect profile remove {}`.",
+            a.profile, a.profile
+        ));
     }
     Ok(o)
 }
