@@ -122,6 +122,24 @@ pub async fn read_oauth_entity(
     }
 }
 
+/// The client's Refresh Token Lifespan (seconds) from its registry record, when this account
+/// may read it.
+pub async fn read_refresh_lifespan(
+    http: &reqwest::Client,
+    instance: &InstanceUrl,
+    auth: &ApiAuth,
+    client_id: &str,
+) -> Option<u64> {
+    match read_oauth_entity(http, instance, auth, client_id).await {
+        Ok(Reading::Known(Some(row))) => str_field(&row, "refresh_token_lifespan")
+            .trim()
+            .parse()
+            .ok()
+            .filter(|l| *l > 0),
+        _ => None,
+    }
+}
+
 /// A string field of a Table API row (plain or `{"value": …}` display form).
 pub fn str_field(row: &serde_json::Value, name: &str) -> String {
     match &row[name] {

@@ -399,9 +399,10 @@ impl TokenManager {
         .await?;
         let refresh_expires_at = if refresh.is_none() {
             None
-        } else if rotated {
-            // A new refresh token: its lifespan starts now. ServiceNow returns the same one
-            // on refresh (not rotated), so its expiry stays where the grant put it.
+        } else if rotated || new_grant {
+            // A new refresh token, or a new grant (ServiceNow returns the same refresh token
+            // to a non-refresh token request and extends its expiry, KB0791140): its lifespan
+            // starts now. A refresh does not extend it, so then it stays where the grant put it.
             Some(now + self.refresh_lifespan)
         } else {
             held.meta.refresh_expires_at

@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use output::{exit_status, Outcome};
 use serde_json::{json, Value};
 use snconnect_core::browser::{BrowserLauncher, NoBrowser, SystemBrowser};
+use snconnect_core::conn_test::ApiAuth;
 use snconnect_core::conn_test::{ApiKeyIn, Check};
 use snconnect_core::connection::{
     all_entries, is_oauth, secrets_needed, validate_profile, AdminCredentials, Connection, API_KEY,
@@ -20,13 +21,14 @@ use snconnect_core::connection::{
 use snconnect_core::http::{build_client, HttpConfig, ProxyMode};
 use snconnect_core::keychain::{account, KeyringStore, MemoryStore, SecretStore};
 use snconnect_core::loopback::DEFAULT_REDIRECT_PORT;
+use snconnect_core::probe::read_refresh_lifespan;
 use snconnect_core::profiles::{
     default_config_dir, platform_config_dir, AuthMethod, Profile, ProfileStore, TokenMeta,
 };
 use snconnect_core::report::SupportReport;
 use snconnect_core::token::status_of;
 use snconnect_core::verify::{begin_consent, ConsentOptions};
-use snconnect_core::{Code, Diagnosis, Secret};
+use snconnect_core::{Code, Diagnosis, InstanceUrl, Secret};
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -514,7 +516,11 @@ async fn store_secrets(
 }
 
 async fn open(ctx: &Ctx, name: &str, admin: &AdminArgs) -> Result<Connection, Diagnosis> {
-    let profile = ctx.profiles.get(name)?;
+    let mut profile = ctx.profiles.get(name)?;
+    let admin = admin_credentials(admin)?;
+    if let Some(a) = &admin {
+        refresh_lifespan_from_instance(ctx, &mut profile, a).await?;
+    }
     if ctx.no_keychain {
         // This run only: the profile's secrets come from the environment (or prompts).
         let secrets = read_profile_secrets(&profile)?;
@@ -525,7 +531,45 @@ async fn open(ctx: &Ctx, name: &str, admin: &AdminArgs) -> Result<Connection, Di
     let conn = Connection::open(profile, ctx.http.clone(), ctx.store.clone())
         .await
         .map_err(keychain_hint)?;
-    Ok(conn.with_admin(admin_credentials(admin)?))
+    Ok(conn.with_admin(admin))
+}
+
+/// With admin access, the refresh token's lifespan comes from the client's registry record
+/// (ServiceNow endpoints only), and a held refresh token's expiry follows it.
+async fn refresh_lifespan_from_instance(
+    ctx: &Ctx,
+    profile: &mut Profile,
+    admin: &AdminCredentials,
+) -> Result<(), Diagnosis> {
+    let (true, None, Some(client_id)) = (
+        is_oauth(profile.auth),
+        profile.token_url.as_ref(),
+        profile.client_id.clone(),
+    ) else {
+        return Ok(());
+    };
+    let instance = InstanceUrl::parse(&profile.instance)?;
+    let auth = ApiAuth::Basic {
+        username: admin.username.clone(),
+        password: admin.password.clone(),
+    };
+    let Some(lifespan) = read_refresh_lifespan(&ctx.http, &instance, &auth, &client_id).await
+    else {
+        return Ok(());
+    };
+    if profile.refresh_token_lifespan == Some(lifespan) {
+        return Ok(());
+    }
+    profile.refresh_token_lifespan = Some(lifespan);
+    if let Some(t) = profile.tokens.as_mut().filter(|t| t.has_refresh_token) {
+        t.refresh_expires_at = Some(t.obtained_at + lifespan);
+    }
+    ctx.profiles.upsert(profile.clone())?;
+    ctx.say(format!(
+        "Refresh Token Lifespan of this client on the instance: {lifespan} s (recorded in profile {})",
+        profile.name
+    ));
+    Ok(())
 }
 
 fn keychain_hint(d: Diagnosis) -> Diagnosis {

@@ -1482,3 +1482,94 @@ fn revoked_renewable_profile_needs_login() {
         "needs_reauth"
     );
 }
+
+/// With admin access, `login` reads the client's Refresh Token Lifespan from its registry
+/// record, and the refresh token's expiry follows it (not the 100-day default).
+#[test]
+fn refresh_token_lifespan_is_read_from_the_instance() {
+    let keychain = keychain_unlocked();
+    let sim = Sim::start();
+    let cli = Cli::with_keychain(Some(&sim), &keychain);
+    let admin_pw = sim.password("admin");
+    let conf_secret = sim.sim.confidential_client_secret().to_string();
+    // The registry record says 1000 s.
+    let (status, entity) = sim.table_as_admin(
+        reqwest::Method::GET,
+        &format!(
+            "api/now/table/oauth_entity?sysparm_query=client_id={}&sysparm_fields=sys_id",
+            sim.sim.confidential_client_id()
+        ),
+        None,
+    );
+    assert_eq!(status, 200, "{entity}");
+    let sys_id = entity["result"][0]["sys_id"].as_str().unwrap().to_string();
+    let (status, patched) = sim.table_as_admin(
+        reqwest::Method::PATCH,
+        &format!("api/now/table/oauth_entity/{sys_id}"),
+        Some(serde_json::json!({"refresh_token_lifespan": "1000"})),
+    );
+    assert_eq!(status, 200, "{patched}");
+    add(
+        &cli,
+        &sim,
+        "span",
+        "oauth-password",
+        &[
+            "--client-id",
+            sim.sim.confidential_client_id(),
+            "--username",
+            "admin",
+        ],
+        &[
+            ("SNCONNECT_CLIENT_SECRET", &conf_secret),
+            ("SNCONNECT_PASSWORD", &admin_pw),
+        ],
+    );
+    // Without admin access the default applies.
+    cli.ok(&["login", "span", "--no-test"], &[]);
+    let st = cli.ok(&["token", "status", "span"], &[]);
+    let span = |st: &Value| {
+        st["refresh_expires_at"].as_u64().unwrap() - st["obtained_at"].as_u64().unwrap()
+    };
+    assert_eq!(span(&st), 8_640_000, "{st}");
+    // With it, the record's lifespan is used and recorded.
+    cli.ok(
+        &["login", "span", "--no-test", "--admin-username", "admin"],
+        &[("SNCONNECT_ADMIN_PASSWORD", &admin_pw)],
+    );
+    let st = cli.ok(&["token", "status", "span"], &[]);
+    assert_eq!(span(&st), 1000, "{st}");
+    let shown = cli.ok(&["profile", "show", "span"], &[]);
+    assert_eq!(shown["profile"]["refresh_token_lifespan"], 1000, "{shown}");
+}
+
+/// Two config dirs with a same-named profile use separate keychain entries: neither sees,
+/// overwrites nor deletes the other's secrets.
+#[test]
+fn config_dirs_do_not_share_keychain_entries() {
+    let keychain = keychain_unlocked();
+    let sim = Sim::start();
+    let a = Cli::with_keychain(Some(&sim), &keychain);
+    let b = Cli::with_keychain(Some(&sim), &keychain);
+    let admin_pw = sim.password("admin");
+    add(
+        &a,
+        &sim,
+        "same",
+        "basic",
+        &["--username", "admin"],
+        &[("SNCONNECT_PASSWORD", &admin_pw)],
+    );
+    add(
+        &b,
+        &sim,
+        "same",
+        "basic",
+        &["--username", "admin"],
+        &[("SNCONNECT_PASSWORD", "not-the-password")],
+    );
+    a.ok(&["test", "same"], &[]);
+    b.fails(&["test", "same"], &[], 1, "basic_auth_rejected");
+    b.ok(&["profile", "remove", "same"], &[]);
+    a.ok(&["test", "same"], &[]);
+}
