@@ -77,11 +77,17 @@ impl AppState {
             }
             None => start_demo(&mut wizard, opts.redirect_port).await?,
         };
+        let config_dir = snconnect_core::profiles::default_config_dir()?;
+        // The same keychain namespace as the CLI uses for this config dir.
+        let keychain = KeyringStore::for_config_dir(
+            &config_dir,
+            snconnect_core::profiles::platform_config_dir().as_deref(),
+        );
         Ok(AppState {
             http: build_client(&http_cfg)?,
             redirect_port: opts.redirect_port,
-            config_dir: snconnect_core::profiles::default_config_dir()?,
-            keychain: KeyringStore::default(),
+            config_dir,
+            keychain,
             session: MemoryStore::default(),
             demo,
             wizard: tokio::sync::Mutex::new(wizard),
