@@ -183,33 +183,14 @@ pub async fn table_read(
     auth: &ApiAuth,
     table: &str,
 ) -> Result<usize, Diagnosis> {
-    let mut url = instance.join(&format!("api/now/table/{table}"));
-    url.query_pairs_mut().append_pair("sysparm_limit", "1");
-    let resp = auth
-        .apply(
-            http.get(url)
-                .header(reqwest::header::ACCEPT, "application/json"),
-        )
-        .send()
-        .await
-        .map_err(|e| crate::http::classify_transport(&e))?;
-    let total: Option<u64> = resp
-        .headers()
-        .get("x-total-count")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok());
-    let body = json_body(resp, auth).await?;
-    let rows = body["result"].as_array().map(Vec::len).ok_or_else(|| {
-        Diagnosis::new(Code::UnexpectedResponse)
-            .with_detail(format!("table {table}: no result array"))
-    })?;
-    if rows == 0 && total.unwrap_or(0) > 0 {
+    let r = table_query(http, instance, auth, table, "", "", 1).await?;
+    let total = r.total.unwrap_or(0);
+    if r.rows.is_empty() && total > 0 {
         return Err(Diagnosis::new(Code::RowsHiddenByAcl).with_detail(format!(
-            "table {table}: X-Total-Count {} but no rows returned",
-            total.unwrap_or(0)
+            "table {table}: X-Total-Count {total} but no rows returned"
         )));
     }
-    Ok(rows)
+    Ok(r.rows.len())
 }
 
 /// Rows of a Table API query, with `X-Total-Count` (which ServiceNow computes before ACLs).

@@ -164,9 +164,7 @@ async fn get_secret(
     what: &'static str,
 ) -> Result<Option<Secret>, Diagnosis> {
     let (s, acct) = (store.clone(), account(profile, what));
-    tokio::task::spawn_blocking(move || s.get(&acct))
-        .await
-        .map_err(|e| Diagnosis::new(Code::KeychainUnavailable).with_detail(e.to_string()))?
+    crate::keychain::blocking(move || s.get(&acct)).await
 }
 
 fn missing_secret(profile: &str, what: &str) -> Diagnosis {

@@ -21,6 +21,15 @@ pub trait SecretStore: Send + Sync {
 }
 
 /// The keychain account for one secret of one profile, e.g. `acme/refresh_token`.
+/// Runs a keychain call off the async workers (each call is a blocking D-Bus round trip).
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Diagnosis> + Send + 'static,
+) -> Result<T, Diagnosis> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Diagnosis::new(Code::KeychainUnavailable).with_detail(e.to_string()))?
+}
+
 pub fn account(profile: &str, what: &str) -> String {
     format!("{profile}/{what}")
 }

@@ -263,27 +263,15 @@ impl ClientRegistration {
         let req = client.revoke_token(revocable).map_err(|e| {
             Diagnosis::usage("--revoke-url", format!("not usable for revocation: {e}"))
         })?;
-        match req.request_async(&capture.client(http)).await {
-            Ok(()) => Ok(()),
-            Err(RequestTokenError::Request(e)) => Err(classify_transport(&e)),
-            Err(RequestTokenError::ServerResponse(err)) => {
-                let status = capture.taken().map(|c| c.0).unwrap_or(0);
-                Err(
-                    Diagnosis::new(Code::TokenRequestDenied).with_detail(format!(
-                        "revocation endpoint: HTTP {status} error={}",
-                        err.error()
-                    )),
-                )
-            }
-            Err(RequestTokenError::Parse(_, body)) => Err(match capture.taken() {
-                Some((status, ct, _)) => non_json_or_malformed(status, &ct, &body),
-                None => Diagnosis::new(Code::UnexpectedResponse),
-            }),
-            Err(RequestTokenError::Other(msg)) => Err(match capture.taken() {
-                Some((status, ct, body)) => non_json_or_malformed(status, &ct, &body),
-                None => Diagnosis::new(Code::UnexpectedResponse).with_detail(msg),
-            }),
-        }
+        let result = req.request_async(&capture.client(http)).await;
+        result.map_err(|e| {
+            classify_failure(e, &capture, |status, err| {
+                Diagnosis::new(Code::TokenRequestDenied).with_detail(format!(
+                    "revocation endpoint: HTTP {status} error={}",
+                    err.error()
+                ))
+            })
+        })
     }
 
     async fn revoke_via_form(
@@ -469,19 +457,33 @@ fn finish(
                 }),
             })
         }
-        Err(RequestTokenError::Request(e)) => Err(classify_transport(&e)),
-        Err(RequestTokenError::ServerResponse(err)) => {
+        Err(e) => Err(classify_failure(e, capture, |status, err| {
+            classify_token_error(status, err, grant)
+        })),
+    }
+}
+
+/// A failed `oauth2` request: transport errors and odd bodies classified the same way for
+/// every endpoint; a well-formed error body through `on_server(status, body)`.
+fn classify_failure<E: oauth2::ErrorResponse>(
+    e: RequestTokenError<reqwest::Error, E>,
+    capture: &Capture,
+    on_server: impl FnOnce(u16, &E) -> Diagnosis,
+) -> Diagnosis {
+    match e {
+        RequestTokenError::Request(e) => classify_transport(&e),
+        RequestTokenError::ServerResponse(err) => {
             let status = capture.taken().map(|c| c.0).unwrap_or(0);
-            Err(classify_token_error(status, &err, grant))
+            on_server(status, &err)
         }
-        Err(RequestTokenError::Parse(_, body)) => Err(match capture.taken() {
+        RequestTokenError::Parse(_, body) => match capture.taken() {
             Some((status, ct, _)) => non_json_or_malformed(status, &ct, &body),
             None => Diagnosis::new(Code::UnexpectedResponse),
-        }),
-        Err(RequestTokenError::Other(msg)) => Err(match capture.taken() {
+        },
+        RequestTokenError::Other(msg) => match capture.taken() {
             Some((status, ct, body)) => non_json_or_malformed(status, &ct, &body),
             None => Diagnosis::new(Code::UnexpectedResponse).with_detail(msg),
-        }),
+        },
     }
 }
 

@@ -11,8 +11,8 @@ use crate::guide::{both_forms, Link};
 use crate::instance::InstanceUrl;
 use crate::oauth::Grant;
 use crate::probe::{
-    is_truthy, read_plugin_active, read_property, str_field, Reading, OAUTH_PLUGIN,
-    PROP_CLIENT_CREDENTIALS, PROP_OAUTH_ACTIVE, PROP_ROPC_DISABLED,
+    is_truthy, read_plugin_active, read_plugin_active_in, read_property, str_field, Reading,
+    OAUTH_PLUGIN, PROP_CLIENT_CREDENTIALS, PROP_OAUTH_ACTIVE, PROP_ROPC_DISABLED,
 };
 use serde::Serialize;
 use std::time::Instant;
@@ -371,7 +371,7 @@ pub async fn run(
         "OAuth 2.0 plugin",
         &format!("v_plugin_list.do?sysparm_query=id={OAUTH_PLUGIN}"),
     );
-    let plugin = match read_v_plugin(http, instance, auth).await {
+    let plugin = match read_plugin_active_in(http, instance, auth, "v_plugin", OAUTH_PLUGIN).await {
         Ok(Reading::NotAllowed) | Err(_) => {
             read_plugin_active(http, instance, auth, OAUTH_PLUGIN).await
         }
@@ -615,32 +615,5 @@ pub async fn run(
         checks: r.checks,
         can_register,
         diagnosis,
-    }
-}
-
-/// `v_plugin` by `id` (the view the Qlik notice's Application Manager shows).
-async fn read_v_plugin(
-    http: &reqwest::Client,
-    instance: &InstanceUrl,
-    auth: &ApiAuth,
-) -> Result<Reading<Option<bool>>, Diagnosis> {
-    match table_query(
-        http,
-        instance,
-        auth,
-        "v_plugin",
-        &format!("id={OAUTH_PLUGIN}"),
-        "id,active",
-        1,
-    )
-    .await
-    {
-        Ok(r) => Ok(match r.rows.first() {
-            Some(row) => Reading::Known(Some(is_truthy(&str_field(row, "active")))),
-            None if r.total.unwrap_or(0) > 0 => Reading::NotAllowed,
-            None => Reading::Known(None),
-        }),
-        Err(d) if d.code == Code::AclForbidden => Ok(Reading::NotAllowed),
-        Err(d) => Err(d),
     }
 }

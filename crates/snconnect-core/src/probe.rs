@@ -65,22 +65,24 @@ pub async fn read_property(
     }
 }
 
-/// Whether a plugin is active (`sys_plugins.active` reads "true"/"active" or
-/// "false"/"inactive"; which one a release uses is unconfirmed, so both count).
-/// `Known(None)` = no such plugin.
-pub async fn read_plugin_active(
+/// Whether a plugin is active, from `sys_plugins` (by `source`) or the `v_plugin` view (by
+/// `id`). `active` reads "true"/"active" or "false"/"inactive" (which one a release uses is
+/// unconfirmed, so both count). `Known(None)` = no such plugin.
+pub async fn read_plugin_active_in(
     http: &reqwest::Client,
     instance: &InstanceUrl,
     auth: &ApiAuth,
+    table: &str,
     id: &str,
 ) -> Result<Reading<Option<bool>>, Diagnosis> {
+    let key = if table == "v_plugin" { "id" } else { "source" };
     match table_query(
         http,
         instance,
         auth,
-        "sys_plugins",
-        &format!("source={id}"),
-        "source,active",
+        table,
+        &format!("{key}={id}"),
+        &format!("{key},active"),
         1,
     )
     .await
@@ -93,6 +95,16 @@ pub async fn read_plugin_active(
         Err(d) if d.code == Code::AclForbidden => Ok(Reading::NotAllowed),
         Err(d) => Err(d),
     }
+}
+
+/// [`read_plugin_active_in`] `sys_plugins`.
+pub async fn read_plugin_active(
+    http: &reqwest::Client,
+    instance: &InstanceUrl,
+    auth: &ApiAuth,
+    id: &str,
+) -> Result<Reading<Option<bool>>, Diagnosis> {
+    read_plugin_active_in(http, instance, auth, "sys_plugins", id).await
 }
 
 /// The registry record (`oauth_entity`) for a client ID, as raw JSON, `None` when absent.

@@ -19,7 +19,7 @@
 //! ([`TokenMeta`]) go in the profile file.
 
 use crate::error::{Code, Diagnosis};
-use crate::keychain::{account, SecretStore};
+use crate::keychain::{account, blocking, SecretStore};
 use crate::oauth::{ClientRegistration, TokenKind, TokenSet};
 use crate::profiles::TokenMeta;
 use crate::secret::Secret;
@@ -145,15 +145,6 @@ impl std::fmt::Debug for TokenManager {
             .field("store", &self.store.kind())
             .finish_non_exhaustive()
     }
-}
-
-/// Keychain calls block (D-Bus round trips): run them off the async workers.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, Diagnosis> + Send + 'static,
-) -> Result<T, Diagnosis> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Diagnosis::new(Code::KeychainUnavailable).with_detail(e.to_string()))?
 }
 
 impl TokenManager {

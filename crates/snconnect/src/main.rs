@@ -479,24 +479,13 @@ fn admin_credentials(a: &AdminArgs) -> Result<Option<AdminCredentials>, Diagnosi
     }
 }
 
-/// Keychain calls block on D-Bus: keep them off the async workers.
+/// A keychain call off the async workers, its failure pointing at `--no-keychain`.
 async fn keychain<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Diagnosis> + Send + 'static,
 ) -> Result<T, Diagnosis> {
-    tokio::task::spawn_blocking(f)
+    snconnect_core::keychain::blocking(f)
         .await
-        .map_err(|e| Diagnosis::new(Code::KeychainUnavailable).with_detail(e.to_string()))?
-        .map_err(|d| {
-            if matches!(d.code, Code::KeychainUnavailable | Code::KeychainLocked) {
-                let detail = format!(
-                    "{}; to keep secrets for this run only, add --no-keychain",
-                    d.detail.as_deref().unwrap_or("keychain error")
-                );
-                Diagnosis::new(d.code).with_detail(detail)
-            } else {
-                d
-            }
-        })
+        .map_err(keychain_hint)
 }
 
 async fn store_secrets(
