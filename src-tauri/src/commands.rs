@@ -8,6 +8,7 @@ use crate::state::AppState;
 use serde::Serialize;
 use snconnect_core::browser::SystemBrowser;
 use snconnect_core::conn_test::{test_connection, ApiAuth, Check};
+use snconnect_core::connection::{Connection, CLIENT_SECRET};
 use snconnect_core::keychain::{account, SecretStore};
 use snconnect_core::profiles::{validate_name, AuthMethod, Profile, ProfileStore};
 use snconnect_core::verify::{begin_consent as core_begin, ConsentOptions};
@@ -271,33 +272,18 @@ pub async fn save_connection(
         .ok_or_else(|| Diagnosis::usage("connection", "sign in and test before saving"))?;
     let public_client = w.public_client;
     drop(w);
-    let mut secrets: Vec<(String, Secret)> = Vec::new();
-    if let Some(rt) = tokens.refresh_token {
-        secrets.push((account(&name, "refresh_token"), rt));
-    }
-    if let Some(cs) = reg.client_secret.clone() {
-        secrets.push((account(&name, "client_secret"), cs));
-    }
-    let stored = if session_only {
-        for (acct, s) in &secrets {
-            state.session.set(acct, s)?;
-        }
-        state.session.kind()
+    // The keychain, or (the user's explicit choice) memory for this run only.
+    let secrets: Arc<dyn SecretStore> = if session_only {
+        state.session.clone()
     } else {
-        let keychain = state.keychain.clone();
-        // Keychain calls block on D-Bus: keep them off the async runtime's workers.
-        tauri::async_runtime::spawn_blocking(move || -> Result<(), Diagnosis> {
-            for (acct, s) in &secrets {
-                keychain.set(acct, s)?;
-            }
-            Ok(())
-        })
-        .await
-        .map_err(|e| Diagnosis::new(Code::KeychainUnavailable).with_detail(e.to_string()))??;
-        state.keychain.kind()
+        Arc::new(state.keychain.clone())
     };
-    let store = ProfileStore::new(&state.config_dir);
-    store.upsert(Profile {
+    let stored = secrets.kind();
+    if let Some(cs) = reg.client_secret.clone() {
+        let (s, acct) = (secrets.clone(), account(&name, CLIENT_SECRET));
+        snconnect_core::keychain::blocking(move || s.set(&acct, &cs)).await?;
+    }
+    let mut profile = Profile {
         name: name.clone(),
         instance: instance.to_string(),
         auth: if public_client {
@@ -305,11 +291,16 @@ pub async fn save_connection(
         } else {
             AuthMethod::OauthCode
         },
-        username: None,
         client_id: Some(reg.client_id),
         redirect_port: Some(state.redirect_port),
         ..Profile::default()
-    })?;
+    };
+    // The tokens go in through the core's lifecycle (keychain entries and the token facts
+    // the CLI's `token status` reads), exactly as `snconnect login` stores them.
+    let conn = Connection::open(profile.clone(), state.http.clone(), secrets).await?;
+    profile.tokens = Some(conn.store_grant(tokens).await?);
+    let store = ProfileStore::new(&state.config_dir);
+    store.upsert(profile)?;
     tracing::info!(profile = %name, stored, "connection saved");
     Ok(SavedDto {
         name,

@@ -9,13 +9,15 @@ use snconnect_core::oauth::{ClientRegistration, TokenSet};
 use snconnect_core::verify::{CancelConsent, PendingConsent};
 use snconnect_core::{Diagnosis, InstanceUrl, Secret};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub struct AppState {
     pub http: reqwest::Client,
     pub redirect_port: u16,
     pub config_dir: PathBuf,
     pub keychain: KeyringStore,
-    pub session: MemoryStore,
+    /// "Keep for this run only": the explicit alternative to the keychain.
+    pub session: Arc<MemoryStore>,
     pub demo: Option<Demo>,
     pub wizard: tokio::sync::Mutex<Wizard>,
 }
@@ -88,7 +90,7 @@ impl AppState {
             redirect_port: opts.redirect_port,
             config_dir,
             keychain,
-            session: MemoryStore::default(),
+            session: Arc::new(MemoryStore::default()),
             demo,
             wizard: tokio::sync::Mutex::new(wizard),
         })
