@@ -3,8 +3,9 @@
 //! `gnome-keyring-daemon --components=secrets`, with a temporary HOME / XDG_DATA_HOME /
 //! XDG_RUNTIME_DIR, so the real user's session bus and keyrings are never touched.
 //!
-//! Std only. Include it from a test crate with
-//! `#[path = "../../../tests/support/secret_service.rs"] mod secret_service;`.
+//! Std only. Include it from a test file with
+//! `#[path = "../../../tests/support/secret_service.rs"] mod secret_service;` (from
+//! `crates/<crate>/tests/<file>.rs`; one more `../` from a `tests/support/mod.rs`).
 //!
 //! Needs `dbus-daemon` and `dbus-send` (package `dbus`), `gnome-keyring-daemon`
 //! (`gnome-keyring`) and, for [`SecretService::stored_secrets`], `secret-tool`

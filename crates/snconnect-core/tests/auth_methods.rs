@@ -2,101 +2,22 @@
 //! secrets in a `MemoryStore`, must pass the connection test as `admin`, plus one fact that only
 //! that method can show.
 
-use snconnect_core::browser::BrowserLauncher;
+mod support;
+
 use snconnect_core::conn_test::{ApiKeyIn, TestReport};
 use snconnect_core::connection::Connection;
-use snconnect_core::http::{build_client, HttpConfig, ProxyMode};
-use snconnect_core::keychain::{account, MemoryStore, SecretStore};
-use snconnect_core::profiles::{AuthMethod, Profile};
+use snconnect_core::profiles::AuthMethod;
 use snconnect_core::token::{ACCESS_TOKEN, REFRESH_TOKEN};
-use snconnect_core::verify::{begin_consent, ConsentOptions};
-use snconnect_core::{Code, Diagnosis, Secret};
+use snconnect_core::Code;
 use snsim::{RunningSim, SimConfig, ADMIN_SYS_ID, CONFIDENTIAL_CLIENT_ID, PUBLIC_CLIENT_ID};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-const ADMIN_PASSWORD: &str = "Admin#1234";
-const TOKEN_PATH: &str = "/oauth_token.do";
+use support::{
+    consent_with, enable_client_credentials, grants, open, profile, start,
+    start_with_redirect_port, store_with, stored, BrowserLog, LoopbackBrowser, ADMIN_PASSWORD,
+    TOKEN_PATH,
+};
 
 // ---- helpers ------------------------------------------------------------------------------
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start(cfg: SimConfig) -> RunningSim {
-    RunningSim::start(cfg).await.expect("snsim starts")
-}
-
-/// The core's one client, trusting the simulator's throwaway CA.
-fn core_http(sim: &RunningSim) -> reqwest::Client {
-    build_client(&HttpConfig {
-        extra_ca_pem: vec![sim.ca_pem().expect("TLS").as_bytes().to_vec()],
-        proxy: ProxyMode::None,
-        ..HttpConfig::default()
-    })
-    .expect("client builds")
-}
-
-/// A plain client for checks and setup done "by hand" (not through the core).
-fn raw_http(sim: &RunningSim) -> reqwest::Client {
-    reqwest::Client::builder()
-        .use_rustls_tls()
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(sim.ca_pem().expect("TLS").as_bytes()).unwrap(),
-        )
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-        .unwrap()
-}
-
-fn profile(name: &str, sim: &RunningSim, auth: AuthMethod) -> Profile {
-    Profile {
-        name: name.into(),
-        instance: sim.base_url().to_string(),
-        auth,
-        ..Profile::default()
-    }
-}
-
-fn store_with(entries: &[(&str, &str, &str)]) -> Arc<MemoryStore> {
-    let store = Arc::new(MemoryStore::default());
-    for (profile, what, value) in entries {
-        store
-            .set(&account(profile, what), &Secret::new(*value))
-            .unwrap();
-    }
-    store
-}
-
-async fn open(p: Profile, sim: &RunningSim, store: &Arc<MemoryStore>) -> Connection {
-    let dyn_store: Arc<dyn SecretStore> = store.clone();
-    Connection::open(p, core_http(sim), dyn_store)
-        .await
-        .expect("connection opens")
-}
-
-fn stored(store: &MemoryStore, profile: &str, what: &str) -> Option<String> {
-    store
-        .get(&account(profile, what))
-        .unwrap()
-        .map(|s| s.expose().to_string())
-}
-
-/// Token requests of one grant type that got `status`.
-fn grants(sim: &RunningSim, grant: &str, status: u16) -> usize {
-    sim.requests()
-        .iter()
-        .filter(|r| {
-            r.path == TOKEN_PATH && r.grant_type.as_deref() == Some(grant) && r.status == status
-        })
-        .count()
-}
 
 fn check_names(report: &TestReport) -> Vec<&str> {
     report.checks.iter().map(|c| c.name.as_str()).collect()
@@ -125,126 +46,6 @@ fn assert_passed_as(report: &TestReport, user: &str) {
     );
 }
 
-/// Enables client_credentials the platform way: the system property, and an OAuth
-/// Application User on the confidential client's `oauth_entity` record (PATCH as admin).
-async fn enable_client_credentials(sim: &RunningSim, app_user: &str) {
-    sim.set_property(snsim::properties::CLIENT_CREDENTIALS, "true");
-    let http = raw_http(sim);
-    let base = sim.base_url();
-    let list: serde_json::Value = http
-        .get(base.join("api/now/table/oauth_entity").unwrap())
-        .query(&[
-            (
-                "sysparm_query",
-                format!("client_id={CONFIDENTIAL_CLIENT_ID}"),
-            ),
-            ("sysparm_fields", "sys_id,client_id".to_string()),
-        ])
-        .basic_auth("admin", Some(ADMIN_PASSWORD))
-        .header("Accept", "application/json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let rows = list["result"].as_array().expect("result array");
-    assert_eq!(rows.len(), 1, "{list}");
-    let sys_id = rows[0]["sys_id"].as_str().unwrap().to_string();
-    let res = http
-        .patch(
-            base.join(&format!("api/now/table/oauth_entity/{sys_id}"))
-                .unwrap(),
-        )
-        .basic_auth("admin", Some(ADMIN_PASSWORD))
-        .header("Accept", "application/json")
-        .json(&serde_json::json!({ "oauth_application_user": app_user }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
-        200,
-        "{}",
-        res.text().await.unwrap_or_default()
-    );
-}
-
-// ---- a browser that does its job ----------------------------------------------------------
-
-/// What the stand-in browser saw (no secrets: the code and state are not kept).
-#[derive(Debug, Default, Clone)]
-struct BrowserLog {
-    authorize_status: u16,
-    /// The redirect target without its query.
-    location: String,
-    had_code: bool,
-    had_state: bool,
-    callback_status: u16,
-}
-
-/// Plays the person at the browser with `auto_approve`: GET the authorize URL (no redirects
-/// followed), read `Location`, then GET that loopback URL like the browser would.
-struct AutoApproveBrowser {
-    ca_pem: Vec<u8>,
-    log: Arc<Mutex<Vec<Result<BrowserLog, String>>>>,
-}
-
-impl BrowserLauncher for AutoApproveBrowser {
-    fn open(&self, url: &str) -> Result<(), Diagnosis> {
-        let (url, ca) = (url.to_string(), self.ca_pem.clone());
-        // `open` runs inside spawn_blocking: a thread of its own with a small runtime.
-        let outcome = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(browse(url, ca))
-        })
-        .join()
-        .unwrap_or_else(|_| Err("browser thread panicked".into()));
-        self.log.lock().unwrap().push(outcome.clone());
-        outcome
-            .map(|_| ())
-            .map_err(|e| Diagnosis::new(Code::BrowserUnavailable).with_detail(e))
-    }
-}
-
-async fn browse(url: String, ca: Vec<u8>) -> Result<BrowserLog, String> {
-    let client = reqwest::Client::builder()
-        .use_rustls_tls()
-        .add_root_certificate(reqwest::Certificate::from_pem(&ca).map_err(|e| e.to_string())?)
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .map_err(|e| e.to_string())?;
-    let res = client.get(&url).send().await.map_err(|e| e.to_string())?;
-    let authorize_status = res.status().as_u16();
-    let location = res
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| format!("authorize answered {authorize_status} without Location"))?
-        .to_string();
-    let loc = url::Url::parse(&location).map_err(|e| e.to_string())?;
-    let has = |k: &str| loc.query_pairs().any(|(n, v)| n == k && !v.is_empty());
-    let mut log = BrowserLog {
-        authorize_status,
-        location: format!("{}://{}{}", loc.scheme(), loc.authority(), loc.path()),
-        had_code: has("code"),
-        had_state: has("state"),
-        callback_status: 0,
-    };
-    let cb = client
-        .get(&location)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    log.callback_status = cb.status().as_u16();
-    Ok(log)
-}
-
 /// Runs the browser consent for `conn`'s registration and stores the grant in `conn`.
 /// Returns the authorize URL and what the browser saw.
 async fn consent_and_store(
@@ -253,35 +54,15 @@ async fn consent_and_store(
     port: u16,
     pkce: bool,
 ) -> (url::Url, BrowserLog) {
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let browser = Arc::new(AutoApproveBrowser {
-        ca_pem: sim.ca_pem().unwrap().as_bytes().to_vec(),
-        log: log.clone(),
-    });
-    let reg = conn.registration().expect("an OAuth profile").clone();
-    let opts = ConsentOptions {
-        ports: vec![port],
-        pkce,
-        timeout: Duration::from_secs(30),
-    };
-    let pending = begin_consent(&reg, &opts, browser)
-        .await
-        .expect("consent starts");
-    assert_eq!(
-        pending.redirect_url,
-        format!("http://127.0.0.1:{port}/callback")
-    );
-    let authorize_url = pending.authorize_url.clone();
-    let (tokens, checks) = match pending.finish(&core_http(sim), &reg).await {
-        Ok(v) => v,
-        Err((d, checks)) => panic!("consent failed: {d} {checks:?}; browser: {log:?}"),
-    };
+    // The browser logs the callback's status for the tests to judge.
+    let browser = LoopbackBrowser::new(sim, Duration::from_secs(20));
+    let (authorize_url, checks, meta) =
+        consent_with(sim, conn, port, pkce, Duration::from_secs(30), &browser).await;
     let names: Vec<_> = checks.iter().map(|c| (c.name.as_str(), c.ok)).collect();
     assert_eq!(names, [("consent", true), ("token", true)]);
-    let seen = log.lock().unwrap().clone();
+    let seen = browser.logs();
     assert_eq!(seen.len(), 1, "the browser is opened once: {seen:?}");
     let seen = seen.into_iter().next().unwrap().expect("the browser's job");
-    let meta = conn.store_grant(tokens).await.expect("grant stored");
     assert!(meta.has_access_token && meta.has_refresh_token, "{meta:?}");
     (authorize_url, seen)
 }
@@ -383,10 +164,8 @@ async fn api_key_under_a_param_name_the_instance_does_not_know_is_api_key_reject
 
 #[tokio::test(flavor = "multi_thread")]
 async fn oauth_code_confidential_consent_then_test_passes() {
-    let port = free_port();
-    let sim = start(SimConfig {
+    let (sim, port) = start_with_redirect_port(SimConfig {
         auto_approve: true,
-        redirect_urls: vec![format!("http://127.0.0.1:{port}/callback")],
         ..SimConfig::default()
     })
     .await;
@@ -426,10 +205,8 @@ async fn oauth_code_confidential_consent_then_test_passes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn oauth_code_pkce_public_consent_then_test_passes() {
-    let port = free_port();
-    let sim = start(SimConfig {
+    let (sim, port) = start_with_redirect_port(SimConfig {
         auto_approve: true,
-        redirect_urls: vec![format!("http://127.0.0.1:{port}/callback")],
         ..SimConfig::default()
     })
     .await;

@@ -9,46 +9,39 @@
 //! Nothing here contacts a non-loopback address, except the system resolver asked about a
 //! `.invalid` name (RFC 6761: never resolves) for `dns_failure`.
 
+mod support;
+
 use snconnect_core::browser::{BrowserLauncher, NoBrowser};
 use snconnect_core::conn_test::{table_query, table_read, test_connection, ApiAuth, ApiKeyIn};
 use snconnect_core::connection::{AdminCredentials, Connection};
 use snconnect_core::http::{build_client, HttpConfig, ProxyMode};
-use snconnect_core::keychain::{account, MemoryStore, SecretStore};
 use snconnect_core::loopback::redirect_url;
 use snconnect_core::oauth::TokenSet;
 use snconnect_core::profiles::{AuthMethod, Profile, ProfileStore};
 use snconnect_core::verify::{begin_consent, ConsentOptions, PendingConsent};
-use snconnect_core::{Code, Diagnosis, InstanceUrl, Secret};
+use snconnect_core::{Code, Diagnosis, Secret};
 use snsim::{properties, RunningSim, SimConfig, CONFIDENTIAL_CLIENT_ID, PUBLIC_CLIENT_ID};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::{
+    basic, free_port, http_config, instance, profile_at, start, start_with_redirect_port,
+    store_with, ABEL, ADMIN, NO_ROLES,
+};
 
 // ---- helpers --------------------------------------------------------------------------------
 
-const ADMIN: (&str, &str) = ("admin", "Admin#1234");
-const ABEL: (&str, &str) = ("abel.tuter", "Abel#1234");
-const NO_ROLES: (&str, &str) = ("no.roles", "None#1234");
-
-async fn sim_with(cfg: SimConfig) -> RunningSim {
-    RunningSim::start(cfg).await.expect("snsim starts")
-}
-
 async fn sim() -> RunningSim {
-    sim_with(SimConfig::default()).await
+    start(SimConfig::default()).await
 }
 
 /// The HTTP settings snconnect would use against this sim: its CA trusted, no proxy, and
 /// short timeouts so a hang fails fast.
 fn http_cfg(sim: &RunningSim) -> HttpConfig {
     HttpConfig {
-        extra_ca_pem: sim
-            .ca_pem()
-            .map(|p| vec![p.as_bytes().to_vec()])
-            .unwrap_or_default(),
-        proxy: ProxyMode::None,
         connect_timeout: Duration::from_secs(5),
         request_timeout: Duration::from_secs(15),
+        ..http_config(sim)
     }
 }
 
@@ -65,24 +58,8 @@ fn client(cfg: &HttpConfig) -> reqwest::Client {
     build_client(cfg).expect("client builds")
 }
 
-fn instance(sim: &RunningSim) -> InstanceUrl {
-    InstanceUrl::parse(sim.base_url().as_str()).expect("sim URL is an instance URL")
-}
-
-fn basic((user, password): (&str, &str)) -> ApiAuth {
-    ApiAuth::Basic {
-        username: user.to_string(),
-        password: Secret::new(password),
-    }
-}
-
 fn profile(instance: &str, auth: AuthMethod) -> Profile {
-    Profile {
-        name: "diag".into(),
-        instance: instance.to_string(),
-        auth,
-        ..Profile::default()
-    }
+    profile_at("diag", instance, auth)
 }
 
 fn basic_profile(instance: &str, user: &str) -> Profile {
@@ -114,12 +91,11 @@ async fn open(
     http: &reqwest::Client,
     secrets: &[(&str, &str)],
 ) -> Result<Connection, Diagnosis> {
-    let store = Arc::new(MemoryStore::default());
-    for (what, value) in secrets {
-        store
-            .set(&account(&profile.name, what), &Secret::new(*value))
-            .unwrap();
-    }
+    let entries: Vec<(&str, &str, &str)> = secrets
+        .iter()
+        .map(|(what, value)| (profile.name.as_str(), *what, *value))
+        .collect();
+    let store = store_with(&entries);
     Connection::open(profile, http.clone(), store).await
 }
 
@@ -145,26 +121,9 @@ fn assert_detail(d: &Diagnosis, needle: &str) {
     );
 }
 
-/// A loopback port that was free a moment ago (the consent listener binds it next).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A sim whose seeded clients have `http://127.0.0.1:{port}/callback` registered, so a
-/// consent listener on `port` gets the redirect (ServiceNow redirects an unregistered URL to
-/// the first registered one).
+/// A default sim with the consent listener's port registered (`start_with_redirect_port`).
 async fn sim_with_redirect_port() -> (RunningSim, u16) {
-    let port = free_port();
-    let sim = sim_with(SimConfig {
-        redirect_urls: vec![redirect_url(port)],
-        ..SimConfig::default()
-    })
-    .await;
-    (sim, port)
+    start_with_redirect_port(SimConfig::default()).await
 }
 
 fn consent_options(port: u16, timeout: Duration) -> ConsentOptions {
@@ -686,7 +645,7 @@ async fn tls_handshake_failed() {
 /// InvalidContentType" and reqwest marks the error `is_connect()`; still a TLS failure.
 #[tokio::test(flavor = "multi_thread")]
 async fn tls_handshake_failed_on_a_plain_http_port() {
-    let sim = sim_with(SimConfig {
+    let sim = start(SimConfig {
         tls: false,
         ..SimConfig::default()
     })

@@ -3,79 +3,36 @@
 //! (server-side and local), "expires soon", and client-credentials renewal. Real TLS against
 //! snsim; secrets in a `MemoryStore`; every request counted in the simulator's log.
 
+mod support;
+
 use snconnect_core::connection::Connection;
-use snconnect_core::http::{build_client, HttpConfig, ProxyMode};
-use snconnect_core::keychain::{account, MemoryStore, SecretStore};
+use snconnect_core::keychain::{MemoryStore, SecretStore};
 use snconnect_core::oauth::{ClientRegistration, Endpoints, TokenSet};
 use snconnect_core::profiles::{AuthMethod, Profile, TokenMeta};
 use snconnect_core::token::{
     now_secs, Renewal, TokenManager, TokenStatus, ACCESS_TOKEN, DEFAULT_MARGIN, REFRESH_TOKEN,
 };
-use snconnect_core::{Code, InstanceUrl, Secret};
+use snconnect_core::{Code, Secret};
 use snsim::{RunningSim, SimConfig, ADMIN_SYS_ID, CONFIDENTIAL_CLIENT_ID};
 use std::sync::Arc;
 use std::time::Duration;
+use support::{
+    core_http, enable_client_credentials, grants, instance, put, raw_http, start, store, stored,
+    ADMIN_PASSWORD, TOKEN_PATH,
+};
 
-const ADMIN_PASSWORD: &str = "Admin#1234";
-const TOKEN_PATH: &str = "/oauth_token.do";
 const DAY: u64 = 24 * 3600;
 
 // ---- helpers ------------------------------------------------------------------------------
-
-async fn start(cfg: SimConfig) -> RunningSim {
-    RunningSim::start(cfg).await.expect("snsim starts")
-}
-
-fn core_http(sim: &RunningSim) -> reqwest::Client {
-    build_client(&HttpConfig {
-        extra_ca_pem: vec![sim.ca_pem().expect("TLS").as_bytes().to_vec()],
-        proxy: ProxyMode::None,
-        ..HttpConfig::default()
-    })
-    .expect("client builds")
-}
-
-/// A plain client for checks made "by hand", outside the core.
-fn raw_http(sim: &RunningSim) -> reqwest::Client {
-    reqwest::Client::builder()
-        .use_rustls_tls()
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(sim.ca_pem().expect("TLS").as_bytes()).unwrap(),
-        )
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-        .unwrap()
-}
-
-fn store() -> Arc<MemoryStore> {
-    Arc::new(MemoryStore::default())
-}
-
-fn put(store: &MemoryStore, profile: &str, what: &str, value: &str) {
-    store
-        .set(&account(profile, what), &Secret::new(value))
-        .unwrap();
-}
-
-fn stored(store: &MemoryStore, profile: &str, what: &str) -> Option<String> {
-    store
-        .get(&account(profile, what))
-        .unwrap()
-        .map(|s| s.expose().to_string())
-}
 
 /// A profile for the confidential client. `OauthPassword` renews by itself (stored password);
 /// `OauthCode` can only refresh (the code flows need a person), which makes refresh behaviour
 /// observable without a silent re-login behind it.
 fn profile(name: &str, sim: &RunningSim, auth: AuthMethod) -> Profile {
     Profile {
-        name: name.into(),
-        instance: sim.base_url().to_string(),
-        auth,
         username: (auth == AuthMethod::OauthPassword).then(|| "admin".to_string()),
         client_id: Some(CONFIDENTIAL_CLIENT_ID.into()),
-        ..Profile::default()
+        ..support::profile(name, sim, auth)
     }
 }
 
@@ -90,17 +47,14 @@ async fn open(p: Profile, sim: &RunningSim, store: &Arc<MemoryStore>) -> Connect
     if p.auth == AuthMethod::OauthPassword {
         put(store, &p.name, "password", ADMIN_PASSWORD);
     }
-    let dyn_store: Arc<dyn SecretStore> = store.clone();
-    Connection::open(p, core_http(sim), dyn_store)
-        .await
-        .expect("connection opens")
+    support::open(p, sim, store).await
 }
 
 fn registration(sim: &RunningSim) -> ClientRegistration {
     ClientRegistration {
         client_id: CONFIDENTIAL_CLIENT_ID.into(),
         client_secret: Some(Secret::new(sim.confidential_client_secret())),
-        endpoints: Endpoints::servicenow(&InstanceUrl::parse(sim.base_url().as_str()).unwrap()),
+        endpoints: Endpoints::servicenow(&instance(sim)),
         scope: None,
     }
 }
@@ -124,16 +78,6 @@ async fn code_connection(sim: &RunningSim, name: &str, store: &Arc<MemoryStore>)
 
 fn refreshes(sim: &RunningSim) -> usize {
     sim.count_requests(TOKEN_PATH, Some("refresh_token"))
-}
-
-/// Token requests of one grant type that got `status`.
-fn grants(sim: &RunningSim, grant: &str, status: u16) -> usize {
-    sim.requests()
-        .iter()
-        .filter(|r| {
-            r.path == TOKEN_PATH && r.grant_type.as_deref() == Some(grant) && r.status == status
-        })
-        .count()
 }
 
 /// `GET /api/now/table/sys_user` with a Bearer token, by hand: the HTTP status.
@@ -166,41 +110,6 @@ async fn raw_refresh(sim: &RunningSim, refresh_token: &str) -> (u16, serde_json:
         .unwrap();
     let status = res.status().as_u16();
     (status, res.json().await.unwrap_or(serde_json::Value::Null))
-}
-
-/// Enables client_credentials the platform way (property + OAuth Application User on the
-/// confidential client's `oauth_entity` record, PATCHed as admin).
-async fn enable_client_credentials(sim: &RunningSim) {
-    sim.set_property(snsim::properties::CLIENT_CREDENTIALS, "true");
-    let http = raw_http(sim);
-    let list: serde_json::Value = http
-        .get(sim.base_url().join("api/now/table/oauth_entity").unwrap())
-        .query(&[(
-            "sysparm_query",
-            format!("client_id={CONFIDENTIAL_CLIENT_ID}"),
-        )])
-        .basic_auth("admin", Some(ADMIN_PASSWORD))
-        .header("Accept", "application/json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let sys_id = list["result"][0]["sys_id"].as_str().expect("the entity");
-    let res = http
-        .patch(
-            sim.base_url()
-                .join(&format!("api/now/table/oauth_entity/{sys_id}"))
-                .unwrap(),
-        )
-        .basic_auth("admin", Some(ADMIN_PASSWORD))
-        .header("Accept", "application/json")
-        .json(&serde_json::json!({ "oauth_application_user": ADMIN_SYS_ID }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
 }
 
 // ---- expiry margin ------------------------------------------------------------------------
@@ -621,7 +530,7 @@ async fn a_refresh_token_with_less_than_15_days_left_expires_soon() {
 #[tokio::test(flavor = "multi_thread")]
 async fn client_credentials_without_a_refresh_token_are_renewed_by_a_new_grant() {
     let sim = start(SimConfig::default()).await;
-    enable_client_credentials(&sim).await;
+    enable_client_credentials(&sim, ADMIN_SYS_ID).await;
     let store = store();
     let first = open(
         profile("cc", &sim, AuthMethod::OauthClientCredentials),

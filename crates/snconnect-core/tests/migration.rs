@@ -4,11 +4,10 @@
 //! consent, refusal for non-admins, removal, the redirect read-back (and a consent timeout
 //! explained as a redirect mismatch), the parity test, and each preset's hand-off card.
 
-use snconnect_core::browser::BrowserLauncher;
+mod support;
+
 use snconnect_core::conn_test::ApiAuth;
 use snconnect_core::connection::{AdminCredentials, Connection, CLIENT_SECRET};
-use snconnect_core::http::{build_client, HttpConfig, ProxyMode};
-use snconnect_core::keychain::{account, MemoryStore, SecretStore};
 use snconnect_core::loopback::redirect_url;
 use snconnect_core::parity::{self, ParityReport};
 use snconnect_core::preflight::{self, CheckState, PreflightCheck, PreflightReport};
@@ -18,11 +17,15 @@ use snconnect_core::presets::{
 use snconnect_core::profiles::{AuthMethod, Profile};
 use snconnect_core::register::{self, Created, NewEndpoint};
 use snconnect_core::verify::{begin_consent, ConsentOptions};
-use snconnect_core::{Code, Diagnosis, InstanceUrl, Secret};
+use snconnect_core::{Code, Diagnosis, Secret};
 use snsim::{properties as props, InstanceState, RunningSim, SimConfig};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
+use support::{
+    basic, consent_with, core_http, free_port, instance, profile, put, start, store,
+    LoopbackBrowser, ABEL, ADMIN, NO_ROLES, OAUTH_ADMIN,
+};
 
 const OAUTH_PLUGIN: &str = "com.snc.platform.security.oauth";
 const BASIC_RESTRICTION_ACTIVE: &str = "glide.authenticate.basic_auth.restriction.active";
@@ -44,52 +47,20 @@ const CHECK_IDS: [&str; 10] = [
 
 // ---- helpers ------------------------------------------------------------------------------
 
-async fn start(cfg: SimConfig) -> RunningSim {
-    RunningSim::start(cfg).await.expect("snsim starts")
-}
-
-fn http(sim: &RunningSim) -> reqwest::Client {
-    build_client(&HttpConfig {
-        extra_ca_pem: vec![sim.ca_pem().expect("TLS").as_bytes().to_vec()],
-        proxy: ProxyMode::None,
-        ..HttpConfig::default()
-    })
-    .expect("client builds")
-}
-
-fn instance(sim: &RunningSim) -> InstanceUrl {
-    InstanceUrl::parse(sim.base_url().as_str()).unwrap()
-}
-
-fn basic(user: &str, password: &str) -> ApiAuth {
-    ApiAuth::Basic {
-        username: user.to_string(),
-        password: Secret::new(password),
-    }
-}
-
 fn admin() -> ApiAuth {
-    basic("admin", "Admin#1234")
+    basic(ADMIN)
 }
 
 fn abel() -> ApiAuth {
-    basic("abel.tuter", "Abel#1234")
+    basic(ABEL)
 }
 
 fn no_roles() -> ApiAuth {
-    basic("no.roles", "None#1234")
+    basic(NO_ROLES)
 }
 
 fn oauth_admin() -> ApiAuth {
-    basic("oauth.admin", "OAuth#1234")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    basic(OAUTH_ADMIN)
 }
 
 /// Runs preflight and records what the callback saw: (id, state) per call, in call order.
@@ -100,7 +71,7 @@ async fn run_preflight(
 ) -> (PreflightReport, Vec<(&'static str, CheckState)>) {
     let mut seen = Vec::new();
     let mut sink = |c: &PreflightCheck| seen.push((c.id, c.state));
-    let report = preflight::run(&http(sim), &instance(sim), auth, grant, &mut sink).await;
+    let report = preflight::run(&core_http(sim), &instance(sim), auth, grant, &mut sink).await;
     (report, seen)
 }
 
@@ -160,76 +131,13 @@ fn assert_actionable(c: &PreflightCheck, base: &str, expect_links: bool) {
     );
 }
 
-/// A browser for `auto_approve` simulators: GET the authorize URL without following redirects,
-/// then GET its `Location` (the loopback listener, or wherever the instance sent it).
-/// Logs, per open, the redirect target without its query, or the failure.
-#[derive(Clone)]
-struct LoopbackBrowser {
-    ca_pem: Vec<u8>,
-    log: Arc<Mutex<Vec<Result<String, String>>>>,
-}
-
-impl LoopbackBrowser {
-    fn new(sim: &RunningSim) -> Self {
-        LoopbackBrowser {
-            ca_pem: sim.ca_pem().unwrap().as_bytes().to_vec(),
-            log: Arc::new(Mutex::new(Vec::new())),
-        }
-    }
-
-    fn runs(&self) -> Vec<Result<String, String>> {
-        self.log.lock().unwrap().clone()
-    }
-}
-
-impl BrowserLauncher for LoopbackBrowser {
-    fn open(&self, url: &str) -> Result<(), Diagnosis> {
-        let (url, ca) = (url.to_string(), self.ca_pem.clone());
-        // `open` runs in spawn_blocking: a thread of its own with a small runtime.
-        let outcome = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(browse(url, ca))
-        })
-        .join()
-        .unwrap_or_else(|_| Err("browser thread panicked".into()));
-        self.log.lock().unwrap().push(outcome.clone());
-        outcome
-            .map(|_| ())
-            .map_err(|e| Diagnosis::new(Code::BrowserUnavailable).with_detail(e))
-    }
-}
-
-async fn browse(url: String, ca: Vec<u8>) -> Result<String, String> {
-    let client = reqwest::Client::builder()
-        .use_rustls_tls()
-        .add_root_certificate(reqwest::Certificate::from_pem(&ca).map_err(|e| e.to_string())?)
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| e.to_string())?;
-    let res = client.get(&url).send().await.map_err(|e| e.to_string())?;
-    let status = res.status().as_u16();
-    let location = res
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| format!("authorize answered {status} without Location"))?
-        .to_string();
-    let loc = url::Url::parse(&location).map_err(|e| e.to_string())?;
-    let bare = format!("{}://{}{}", loc.scheme(), loc.authority(), loc.path());
-    let cb = client
-        .get(&location)
-        .send()
-        .await
-        .map_err(|e| format!("GET {bare}: {e}"))?;
-    if !cb.status().is_success() {
-        return Err(format!("GET {bare} answered {}", cb.status()));
-    }
-    Ok(bare)
+/// The browser stand-in for `auto_approve` simulators (see `support::LoopbackBrowser`), with a
+/// callback that does not answer 2xx counted as a failed open, so `runs()` is `Ok` only for a
+/// redirect the loopback listener took.
+fn loopback_browser(sim: &RunningSim) -> LoopbackBrowser {
+    let mut browser = LoopbackBrowser::new(sim, Duration::from_secs(10));
+    browser.callback_must_succeed = true;
+    browser
 }
 
 /// A connection for a created client (secret, if any, in a fresh memory store).
@@ -240,53 +148,31 @@ async fn connection_for(
     secret: Option<&Secret>,
     port: u16,
 ) -> Connection {
-    let store = Arc::new(MemoryStore::default());
+    let store = store();
     if let Some(s) = secret {
-        store.set(&account(name, CLIENT_SECRET), s).unwrap();
+        put(&store, name, CLIENT_SECRET, s.expose());
     }
+    let auth = if created.public_client {
+        AuthMethod::OauthCodePkce
+    } else {
+        AuthMethod::OauthCode
+    };
     let profile = Profile {
-        name: name.into(),
-        instance: sim.base_url().to_string(),
-        auth: if created.public_client {
-            AuthMethod::OauthCodePkce
-        } else {
-            AuthMethod::OauthCode
-        },
         client_id: Some(created.client_id.clone()),
         redirect_port: Some(port),
         registered_sys_id: Some(created.sys_id.clone()),
-        ..Profile::default()
+        ..profile(name, sim, auth)
     };
-    let store: Arc<dyn SecretStore> = store;
-    Connection::open(profile, http(sim), store)
-        .await
-        .expect("connection opens")
+    support::open(profile, sim, &store).await
 }
 
 /// A browser consent through `begin_consent` on `port`, tokens stored in `conn`.
 async fn consent(sim: &RunningSim, conn: &Connection, port: u16) -> LoopbackBrowser {
-    let browser = LoopbackBrowser::new(sim);
-    let reg = conn.registration().expect("OAuth").clone();
-    let opts = ConsentOptions {
-        ports: vec![port],
-        pkce: conn.profile.auth == AuthMethod::OauthCodePkce,
-        timeout: Duration::from_secs(20),
-    };
-    let pending = begin_consent(&reg, &opts, Arc::new(browser.clone()))
-        .await
-        .expect("consent starts");
-    assert_eq!(pending.redirect_url, redirect_url(port));
-    let (tokens, checks) = pending
-        .finish(&http(sim), &reg)
-        .await
-        .unwrap_or_else(|(d, checks)| {
-            panic!(
-                "consent failed: {d} {checks:?}; browser: {:?}",
-                browser.runs()
-            )
-        });
+    let browser = loopback_browser(sim);
+    let pkce = conn.profile.auth == AuthMethod::OauthCodePkce;
+    let (_, checks, _) =
+        consent_with(sim, conn, port, pkce, Duration::from_secs(20), &browser).await;
     assert!(checks.iter().all(|c| c.ok), "{checks:?}");
-    conn.store_grant(tokens).await.expect("tokens stored");
     browser
 }
 
@@ -295,7 +181,7 @@ async fn consent(sim: &RunningSim, conn: &Connection, port: u16) -> LoopbackBrow
 async fn consented_bearer(sim: &RunningSim, name: &str) -> ApiAuth {
     let port = free_port();
     let (created, secret) = register::create(
-        &http(sim),
+        &core_http(sim),
         &instance(sim),
         &admin(),
         &NewEndpoint::new(name, vec![redirect_url(port)], false),
@@ -328,7 +214,7 @@ async fn table_get(
         .unwrap();
     let resp = auth
         .apply(
-            http(sim)
+            core_http(sim)
                 .get(url)
                 .query(query)
                 .header(reqwest::header::ACCEPT, "application/json"),
@@ -722,7 +608,7 @@ async fn admin_registers_confidential_and_public_endpoints_that_work_for_consent
         ..SimConfig::default()
     })
     .await;
-    let (h, inst) = (http(&sim), instance(&sim));
+    let (h, inst) = (core_http(&sim), instance(&sim));
 
     for public in [false, true] {
         let port = free_port();
@@ -809,7 +695,7 @@ async fn admin_registers_confidential_and_public_endpoints_that_work_for_consent
 #[tokio::test(flavor = "multi_thread")]
 async fn non_admins_are_refused_with_what_to_do_and_nothing_is_created() {
     let sim = start(SimConfig::default()).await;
-    let (h, inst) = (http(&sim), instance(&sim));
+    let (h, inst) = (core_http(&sim), instance(&sim));
     let before = all_entities(&sim).await;
     let req = NewEndpoint::new("not allowed", vec![redirect_url(free_port())], false);
 
@@ -861,7 +747,7 @@ async fn non_admins_are_refused_with_what_to_do_and_nothing_is_created() {
 #[tokio::test(flavor = "multi_thread")]
 async fn remove_deletes_exactly_the_created_record() {
     let sim = start(SimConfig::default()).await;
-    let (h, inst) = (http(&sim), instance(&sim));
+    let (h, inst) = (core_http(&sim), instance(&sim));
     let before = all_entities(&sim).await;
     assert_eq!(before.len(), 2, "the two seeded clients");
 
@@ -930,7 +816,7 @@ async fn redirect_read_back_and_a_consent_timeout_explained_as_a_mismatch() {
         ..SimConfig::default()
     })
     .await;
-    let (h, inst) = (http(&sim), instance(&sim));
+    let (h, inst) = (core_http(&sim), instance(&sim));
     let registered_port = free_port();
     let registered = redirect_url(registered_port);
     let (created, secret) = register::create(
@@ -1009,7 +895,7 @@ async fn redirect_read_back_and_a_consent_timeout_explained_as_a_mismatch() {
     // The real thing: a consent on an unregistered port. The instance sends the browser to
     // the first registered URL (where nothing listens), snconnect times out, and the read-back
     // names the cause.
-    let browser = LoopbackBrowser::new(&sim);
+    let browser = loopback_browser(&sim);
     let reg = conn.registration().unwrap().clone();
     let pending = begin_consent(
         &reg,
@@ -1046,7 +932,7 @@ async fn parity_same_user_over_basic_and_oauth_is_safe() {
     })
     .await;
     let bearer = consented_bearer(&sim, "parity admin").await;
-    let r = parity::run(&http(&sim), &instance(&sim), &admin(), &bearer, &[], 5).await;
+    let r = parity::run(&core_http(&sim), &instance(&sim), &admin(), &bearer, &[], 5).await;
     assert!(r.safe, "{r:?}");
     assert!(parity_all_differences(&r).is_empty(), "{r:?}");
     assert!(
@@ -1081,7 +967,7 @@ async fn parity_names_hidden_fields_and_the_identity_difference() {
     .await;
     // The consent is given as abel.tuter (a non-admin): the endpoint is created by admin.
     let bearer = consented_bearer(&sim, "parity abel").await;
-    let (h, inst) = (http(&sim), instance(&sim));
+    let (h, inst) = (core_http(&sim), instance(&sim));
 
     // Basic as admin, OAuth as abel.tuter: not safe.
     let r = parity::run(&h, &inst, &admin(), &bearer, &[], 5).await;
@@ -1160,7 +1046,7 @@ fn assert_secret_field(card: &HandoffCard, public: bool, secret: Option<&Secret>
 #[tokio::test(flavor = "multi_thread")]
 async fn each_preset_registers_its_callback_and_hands_off_the_right_card() {
     let sim = start(SimConfig::default()).await;
-    let (h, inst) = (http(&sim), instance(&sim));
+    let (h, inst) = (core_http(&sim), instance(&sim));
     let base = sim.base_url().to_string(); // https://127.0.0.1:PORT/
     let origin = base.trim_end_matches('/').to_string();
     let auth_url = format!("{base}oauth_auth.do");
@@ -1332,7 +1218,7 @@ async fn parity_is_not_safe_when_neither_side_could_read_anything() {
     .await;
     let bearer = consented_bearer(&sim, "parity-asleep").await;
     sim.update_switches(|s| s.instance_state = InstanceState::Hibernating);
-    let r = parity::run(&http(&sim), &instance(&sim), &admin(), &bearer, &[], 5).await;
+    let r = parity::run(&core_http(&sim), &instance(&sim), &admin(), &bearer, &[], 5).await;
     assert!(
         r.tables
             .iter()
@@ -1349,7 +1235,7 @@ async fn parity_is_not_safe_when_neither_side_could_read_anything() {
 #[tokio::test(flavor = "multi_thread")]
 async fn explain_callback_timeout_keeps_the_timeout_when_the_admin_read_back_fails() {
     let sim = start(SimConfig::default()).await;
-    let (h, inst) = (http(&sim), instance(&sim));
+    let (h, inst) = (core_http(&sim), instance(&sim));
     let port = free_port();
     let (created, secret) = register::create(
         &h,

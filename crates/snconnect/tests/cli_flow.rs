@@ -14,18 +14,17 @@
 //! Needs `python3`, and `dbus-daemon`, `gnome-keyring-daemon`, `secret-tool`
 //! (scripts/setup.sh --test installs them).
 
-#[path = "../../../tests/support/secret_service.rs"]
-mod secret_service;
+mod support;
 
-use secret_service::SecretService;
 use serde_json::{json, Value};
 use snsim::{RunningSim, SimConfig};
-use std::cell::RefCell;
-use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::secret_service::SecretService;
+use support::{
+    free_port, haystacks, keychain_locked, keychain_unlocked, loopback, names_in, sim_http, Cli,
+    Run,
+};
 
 /// Bound for one CLI run (a browser sign-in included).
 const CLI_TIMEOUT: Duration = Duration::from_secs(45);
@@ -33,28 +32,6 @@ const CLI_TIMEOUT: Duration = Duration::from_secs(45);
 const CONSENT_TIMEOUT: &str = "30";
 /// Table/API calls the test itself makes to the simulator.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("the workspace root")
-}
-
-/// A free loopback port: bind :0, read the port, drop the listener.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn keychain_unlocked() -> SecretService {
-    SecretService::start_unlocked().unwrap_or_else(|e| {
-        panic!("a private Secret Service is needed (run scripts/setup.sh --test): {e}")
-    })
-}
 
 // ---- the simulator -----------------------------------------------------------------------------
 
@@ -77,17 +54,11 @@ impl Sim {
         let port = free_port();
         let sim = rt
             .block_on(RunningSim::start(SimConfig {
-                redirect_urls: vec![format!("http://127.0.0.1:{port}/callback")],
+                redirect_urls: vec![loopback(port)],
                 ..SimConfig::default()
             }))
             .expect("start snsim");
-        let ca = reqwest::Certificate::from_pem(sim.ca_pem().unwrap().as_bytes()).unwrap();
-        let http = reqwest::Client::builder()
-            .add_root_certificate(ca)
-            .no_proxy()
-            .timeout(HTTP_TIMEOUT)
-            .build()
-            .unwrap();
+        let http = sim_http(&sim).timeout(HTTP_TIMEOUT).build().unwrap();
         Sim {
             sim,
             port,
@@ -210,95 +181,17 @@ impl Sim {
 
 // ---- the CLI -----------------------------------------------------------------------------------
 
-/// One finished CLI run.
-#[derive(Clone)]
-struct Run {
-    what: String,
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    /// The one JSON object on stdout (`--json`).
-    fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
-            panic!(
-                "`{}`: stdout is not one JSON object ({e}): {}\nstderr: {}",
-                self.what, self.stdout, self.stderr
-            )
-        })
-    }
-}
-
-/// The CLI with its own config dir and HOME, optionally a simulator's CA and a keychain.
-struct Cli {
-    config_dir: tempfile::TempDir,
-    home: tempfile::TempDir,
-    ca_file: Option<PathBuf>,
-    /// Environment for every run (the keychain fixture's bus address, …).
-    env: Vec<(String, String)>,
-    runs: RefCell<Vec<Run>>,
-}
-
 impl Cli {
-    fn new(ca_file: Option<PathBuf>, env: Vec<(String, String)>) -> Cli {
-        Cli {
-            config_dir: tempfile::tempdir().unwrap(),
-            home: tempfile::tempdir().unwrap(),
-            ca_file,
-            env,
-            runs: RefCell::new(Vec::new()),
+    /// The CLI bounded by CLI_TIMEOUT; PYENV_ROOT, when set, is passed through to every run.
+    fn new(ca_file: Option<PathBuf>, mut env: Vec<(String, String)>) -> Cli {
+        if let Ok(v) = std::env::var("PYENV_ROOT") {
+            env.push(("PYENV_ROOT".into(), v));
         }
+        Cli::in_temp_dirs(ca_file, env, CLI_TIMEOUT)
     }
 
     fn with_keychain(sim: Option<&Sim>, keychain: &SecretService) -> Cli {
         Cli::new(sim.map(Sim::ca_file), keychain.env())
-    }
-
-    fn profiles_json(&self) -> PathBuf {
-        self.config_dir.path().join("profiles.json")
-    }
-
-    /// `snconnect [--json] --config-dir D [--ca-file CA] ARGS`, with a clean environment plus
-    /// `envs`, bounded by CLI_TIMEOUT.
-    fn exec(&self, json: bool, args: &[&str], envs: &[(&str, &str)]) -> Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_snconnect"));
-        if json {
-            cmd.arg("--json");
-        }
-        cmd.arg("--config-dir").arg(self.config_dir.path());
-        cmd.env_clear();
-        if let Some(ca) = &self.ca_file {
-            cmd.arg("--ca-file").arg(ca);
-            cmd.env("STANDIN_CA_FILE", ca);
-        }
-        cmd.args(args)
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.home.path())
-            .env("SNCONNECT_LOG", "debug")
-            .env(
-                "BROWSER",
-                repo_root().join("tests/support/browser_standin.py"),
-            )
-            .env("STANDIN_LOG", self.home.path().join("standin.log"));
-        if let Ok(v) = std::env::var("PYENV_ROOT") {
-            cmd.env("PYENV_ROOT", v);
-        }
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        let what = format!(
-            "snconnect {}{}",
-            if json { "--json " } else { "" },
-            args.join(" ")
-        );
-        let run = run_bounded(cmd, CLI_TIMEOUT, &what);
-        self.runs.borrow_mut().push(run.clone());
-        run
     }
 
     fn run(&self, args: &[&str], envs: &[(&str, &str)]) -> Run {
@@ -320,10 +213,6 @@ impl Cli {
         json
     }
 
-    fn standin_log(&self) -> String {
-        std::fs::read_to_string(self.home.path().join("standin.log")).unwrap_or_default()
-    }
-
     /// As `run`; asserts the exit status and the code, and returns the JSON.
     fn fails(&self, args: &[&str], envs: &[(&str, &str)], exit: i32, code: &str) -> Value {
         let r = self.run(args, envs);
@@ -339,114 +228,17 @@ impl Cli {
     }
 }
 
-/// Runs `cmd` in its own process group, killing the group after `timeout` (the browser
-/// stand-in is a grandchild). Output pipes are drained on threads.
-fn run_bounded(mut cmd: Command, timeout: Duration, what: &str) -> Run {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let mut guard = ChildGuard(Some(cmd.spawn().expect("spawning snconnect")));
-    let child = guard.0.as_mut().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out_t = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = stdout.read_to_end(&mut b);
-        b
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = stderr.read_to_end(&mut b);
-        b
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            drop(guard); // kills the whole group
-            panic!("`{what}` did not finish within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    guard.0 = None;
-    Run {
-        what: what.to_string(),
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out_t.join().unwrap()).into_owned(),
-        stderr: String::from_utf8_lossy(&err_t.join().unwrap()).into_owned(),
-    }
-}
-
-/// Kills a still-running child and its process group (our own `process_group(0)`) on drop,
-/// so a panicking test leaves nothing behind.
-struct ChildGuard(Option<Child>);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            if let Ok(None) = child.try_wait() {
-                let _ = Command::new("kill")
-                    .args(["-KILL", "--", &format!("-{}", child.id())])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
-                let _ = child.kill();
-            }
-            let _ = child.wait();
-        }
-    }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
 /// Every secret in `secrets` is absent from every captured stdout/stderr and every file under
 /// `dirs` (recursively) and in `files`.
 fn assert_nothing_leaked(secrets: &[String], runs: &[Run], dirs: &[&Path], files: &[&Path]) {
-    let mut haystacks: Vec<(String, String)> = Vec::new();
-    for r in runs {
-        haystacks.push((format!("stdout of `{}`", r.what), r.stdout.clone()));
-        haystacks.push((format!("stderr of `{}`", r.what), r.stderr.clone()));
-    }
-    let mut paths: Vec<PathBuf> = dirs.iter().flat_map(|d| walk(d)).collect();
-    paths.extend(files.iter().map(|f| f.to_path_buf()));
-    for p in paths {
-        let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-        haystacks.push((
-            p.display().to_string(),
-            String::from_utf8_lossy(&bytes).into_owned(),
-        ));
-    }
     for s in secrets {
         assert!(
             s.len() >= 8,
             "a suspiciously short secret: {} chars",
             s.len()
         );
-        for (name, text) in &haystacks {
-            assert!(
-                !text.contains(s.as_str()),
-                "a secret ({}…, {} chars) leaked into {name}",
-                &s[..4],
-                s.len()
-            );
-        }
     }
+    support::assert_not_in(secrets, &haystacks(runs, dirs, files));
 }
 
 /// `profiles.json` holds plain data only: no field whose name says secret or password, and
@@ -511,6 +303,31 @@ fn add(
     let json = cli.ok(&args, envs);
     assert_eq!(json["profile"]["name"], name, "{json}");
     json
+}
+
+/// `profile add NAME --auth oauth-password` for admin with the confidential client; the client
+/// secret and admin's password from the environment.
+fn add_admin_password_grant(cli: &Cli, sim: &Sim, name: &str) -> Value {
+    let admin_pw = sim.password("admin");
+    add(
+        cli,
+        sim,
+        name,
+        "oauth-password",
+        &[
+            "--client-id",
+            sim.sim.confidential_client_id(),
+            "--username",
+            "admin",
+        ],
+        &[
+            (
+                "SNCONNECT_CLIENT_SECRET",
+                sim.sim.confidential_client_secret(),
+            ),
+            ("SNCONNECT_PASSWORD", &admin_pw),
+        ],
+    )
 }
 
 // ---- the tests ---------------------------------------------------------------------------------
@@ -736,12 +553,7 @@ fn full_flow_leaves_no_secret_anywhere() {
     assert_eq!(j["profile"]["username"], "admin", "{j}");
     assert_eq!(j["token"]["status"], "connected", "{j}");
     let j = cli.ok(&["profile", "list"], &[]);
-    let listed: Vec<&str> = j["profiles"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let listed = names_in(&j["profiles"]);
     assert_eq!(listed, names, "{j}");
 
     // The scan: everything issued (2+ codes, tokens, the client secret, the API key) and
@@ -789,9 +601,7 @@ fn full_flow_leaves_no_secret_anywhere() {
 /// nothing; --no-keychain still works.
 #[test]
 fn keychain_locked_fails_closed_and_no_keychain_works() {
-    let keychain = SecretService::start_locked().unwrap_or_else(|e| {
-        panic!("a private Secret Service is needed (run scripts/setup.sh --test): {e}")
-    });
+    let keychain = keychain_locked();
     let sim = Sim::start();
     let cli = Cli::with_keychain(Some(&sim), &keychain);
     let admin_pw = sim.password("admin");
@@ -1278,22 +1088,7 @@ fn token_lifecycle_via_cli() {
     let cli = Cli::with_keychain(Some(&sim), &keychain);
     let admin_pw = sim.password("admin");
     let conf_secret = sim.sim.confidential_client_secret().to_string();
-    add(
-        &cli,
-        &sim,
-        "life",
-        "oauth-password",
-        &[
-            "--client-id",
-            sim.sim.confidential_client_id(),
-            "--username",
-            "admin",
-        ],
-        &[
-            ("SNCONNECT_CLIENT_SECRET", &conf_secret),
-            ("SNCONNECT_PASSWORD", &admin_pw),
-        ],
-    );
+    add_admin_password_grant(&cli, &sim, "life");
     let j = cli.ok(&["login", "life"], &[]);
     assert_eq!(j["user"], "admin", "{j}");
     let st = cli.ok(&["token", "status", "life"], &[]);
@@ -1340,12 +1135,7 @@ fn token_lifecycle_via_cli() {
         "{:?}",
         sim.sim.requests()
     );
-    let checks: Vec<&str> = j["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let checks = names_in(&j["checks"]);
     assert!(checks.contains(&"token refresh after 401"), "{j}");
 
     // Revoke: the tokens die on the server and leave the keychain.
@@ -1436,24 +1226,7 @@ fn revoked_renewable_profile_needs_login() {
     let keychain = keychain_unlocked();
     let sim = Sim::start();
     let cli = Cli::with_keychain(Some(&sim), &keychain);
-    let admin_pw = sim.password("admin");
-    let conf_secret = sim.sim.confidential_client_secret().to_string();
-    add(
-        &cli,
-        &sim,
-        "rev",
-        "oauth-password",
-        &[
-            "--client-id",
-            sim.sim.confidential_client_id(),
-            "--username",
-            "admin",
-        ],
-        &[
-            ("SNCONNECT_CLIENT_SECRET", &conf_secret),
-            ("SNCONNECT_PASSWORD", &admin_pw),
-        ],
-    );
+    add_admin_password_grant(&cli, &sim, "rev");
     cli.ok(&["login", "rev", "--no-test"], &[]);
     cli.ok(&["token", "revoke", "rev"], &[]);
     assert_eq!(
@@ -1491,7 +1264,6 @@ fn refresh_token_lifespan_is_read_from_the_instance() {
     let sim = Sim::start();
     let cli = Cli::with_keychain(Some(&sim), &keychain);
     let admin_pw = sim.password("admin");
-    let conf_secret = sim.sim.confidential_client_secret().to_string();
     // The registry record says 1000 s.
     let (status, entity) = sim.table_as_admin(
         reqwest::Method::GET,
@@ -1509,22 +1281,7 @@ fn refresh_token_lifespan_is_read_from_the_instance() {
         Some(serde_json::json!({"refresh_token_lifespan": "1000"})),
     );
     assert_eq!(status, 200, "{patched}");
-    add(
-        &cli,
-        &sim,
-        "span",
-        "oauth-password",
-        &[
-            "--client-id",
-            sim.sim.confidential_client_id(),
-            "--username",
-            "admin",
-        ],
-        &[
-            ("SNCONNECT_CLIENT_SECRET", &conf_secret),
-            ("SNCONNECT_PASSWORD", &admin_pw),
-        ],
-    );
+    add_admin_password_grant(&cli, &sim, "span");
     // Without admin access the default applies.
     cli.ok(&["login", "span", "--no-test"], &[]);
     let st = cli.ok(&["token", "status", "span"], &[]);

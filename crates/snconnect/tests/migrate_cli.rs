@@ -3,67 +3,43 @@
 //! consent page, and a private Secret Service (`tests/support/secret_service.rs`) as the
 //! keychain of every CLI process.
 
-#[path = "../../../tests/support/secret_service.rs"]
-mod secret_service;
+mod support;
 
-use secret_service::SecretService;
 use serde_json::Value;
 use snsim::{InstanceState, RunningSim, SimConfig, Switches};
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::secret_service::SecretService;
+use support::{free_port, keychain_unlocked, loopback, names_in, run_bounded, sim_http, Cli};
 
 const POSTMAN_CALLBACK: &str = "https://oauth.pstmn.io/v1/callback";
 const CLI_TIMEOUT: Duration = Duration::from_secs(90);
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn loopback(port: u16) -> String {
-    format!("http://127.0.0.1:{port}/callback")
-}
 
 struct Env {
     sim: RunningSim,
     keychain: SecretService,
     /// snconnect's loopback port for this test (registered by `migrate`/`register`).
     port: u16,
-    config_dir: tempfile::TempDir,
-    home: tempfile::TempDir,
-    /// Every CLI run, for the leak scan.
-    outputs: Mutex<Vec<(String, Output)>>,
+    /// Its own config dir and HOME, the sim's CA, the keychain's bus; every run, for the leak
+    /// scan.
+    cli: Cli,
 }
 
 async fn env(cfg: SimConfig) -> Env {
-    let keychain = tokio::task::spawn_blocking(SecretService::start_unlocked)
+    let keychain = tokio::task::spawn_blocking(keychain_unlocked)
         .await
-        .unwrap()
-        .unwrap_or_else(|e| {
-            panic!("a private Secret Service is needed (run scripts/setup.sh --test): {e}")
-        });
+        .unwrap();
     let sim = RunningSim::start(cfg).await.expect("snsim starts");
+    let cli = Cli::in_temp_dirs(
+        Some(sim.ca_file().unwrap().to_path_buf()),
+        keychain.env(),
+        CLI_TIMEOUT,
+    );
     Env {
         sim,
         keychain,
         port: free_port(),
-        config_dir: tempfile::tempdir().unwrap(),
-        home: tempfile::tempdir().unwrap(),
-        outputs: Mutex::new(Vec::new()),
+        cli,
     }
 }
 
@@ -79,63 +55,18 @@ impl Env {
     /// `snconnect --json --config-dir D --ca-file CA ARGS` with the keychain's bus, the
     /// stand-in as $BROWSER, and `envs`. Returns (exit code, the one JSON object on stdout).
     async fn run(&self, args: &[&str], envs: &[(&str, &str)]) -> (i32, Value) {
-        let ca = self.sim.ca_file().unwrap().to_path_buf();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_snconnect"));
-        cmd.arg("--json")
-            .arg("--config-dir")
-            .arg(self.config_dir.path())
-            .arg("--ca-file")
-            .arg(&ca)
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.home.path())
-            .env("SNCONNECT_LOG", "debug")
-            .env(
-                "BROWSER",
-                repo_root().join("tests/support/browser_standin.py"),
-            )
-            .env("STANDIN_CA_FILE", &ca)
-            .env("STANDIN_LOG", self.home.path().join("standin.log"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in self.keychain.env() {
-            cmd.env(k, v);
-        }
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        let what = args.join(" ");
-        let out = tokio::task::spawn_blocking(move || run_bounded(cmd, CLI_TIMEOUT, &what))
+        let (cmd, what) = self.cli.command(true, args, envs);
+        let timeout = self.cli.timeout;
+        let run = tokio::task::spawn_blocking(move || run_bounded(cmd, timeout, &what))
             .await
             .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let json: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-            panic!(
-                "`snconnect {}`: stdout is not one JSON object ({e}): {stdout}\nstderr: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-        assert!(
-            json["ok"].is_boolean() && json["code"].is_string(),
-            "`snconnect {}`: JSON without ok/code: {json}",
-            args.join(" ")
-        );
-        let code = out.status.code().unwrap_or(-1);
-        self.outputs.lock().unwrap().push((args.join(" "), out));
-        (code, json)
+        self.cli.record(&run);
+        (run.code, run.json_with_ok_and_code())
     }
 
     /// The stderr of the last run (for failure messages).
     fn last_stderr(&self) -> String {
-        self.outputs
-            .lock()
-            .unwrap()
-            .last()
-            .map(|(_, o)| String::from_utf8_lossy(&o.stderr).into_owned())
-            .unwrap_or_default()
+        self.cli.last_stderr()
     }
 
     async fn run_ok(&self, args: &[&str], envs: &[(&str, &str)]) -> Value {
@@ -153,14 +84,7 @@ impl Env {
 
     /// A Table API GET as admin, outside the CLI: (status, body).
     async fn table_get(&self, path: &str, query: &[(&str, &str)]) -> (u16, Value) {
-        let client = reqwest::Client::builder()
-            .use_rustls_tls()
-            .add_root_certificate(
-                reqwest::Certificate::from_pem(self.sim.ca_pem().unwrap().as_bytes()).unwrap(),
-            )
-            .no_proxy()
-            .build()
-            .unwrap();
+        let client = sim_http(&self.sim).build().unwrap();
         let resp = client
             .get(
                 self.sim
@@ -196,39 +120,7 @@ impl Env {
             "the simulator should have issued secrets: {}",
             secrets.len()
         );
-        let mut haystacks: Vec<(String, String)> = Vec::new();
-        for (args, o) in self.outputs.lock().unwrap().iter() {
-            haystacks.push((
-                format!("stdout of `snconnect {args}`"),
-                String::from_utf8_lossy(&o.stdout).into_owned(),
-            ));
-            haystacks.push((
-                format!("stderr of `snconnect {args}`"),
-                String::from_utf8_lossy(&o.stderr).into_owned(),
-            ));
-        }
-        for dir in [self.config_dir.path(), self.home.path()] {
-            for file in walk(dir) {
-                haystacks.push((
-                    file.display().to_string(),
-                    String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned(),
-                ));
-            }
-        }
-        assert!(
-            !walk(self.config_dir.path()).is_empty(),
-            "a profile should be in the config dir"
-        );
-        for s in &secrets {
-            for (name, text) in &haystacks {
-                assert!(
-                    !text.contains(s.as_str()),
-                    "a secret ({}…, {} chars) leaked into {name}",
-                    &s[..4.min(s.len())],
-                    s.len()
-                );
-            }
-        }
+        self.cli.assert_no_secret_leaked(&secrets);
     }
 
     /// The keychain's readable items.
@@ -240,55 +132,6 @@ impl Env {
             items.len()
         );
         items
-    }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
-/// Runs `cmd` to completion, killing it after `timeout`. Output pipes are drained on threads.
-fn run_bounded(mut cmd: Command, timeout: Duration, what: &str) -> Output {
-    let mut child = cmd.spawn().expect("spawning snconnect");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out_t = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = stdout.read_to_end(&mut b);
-        b
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = stderr.read_to_end(&mut b);
-        b
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("`snconnect {what}` did not finish within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: out_t.join().unwrap(),
-        stderr: err_t.join().unwrap(),
     }
 }
 
@@ -367,12 +210,7 @@ async fn migrate_end_to_end_saves_a_working_profile_and_leaks_nothing() {
     let after = e.entities().await;
     assert_eq!(after.len(), before.len() + 1);
     // Consent, token, parity.
-    let names: Vec<&str> = json["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let names = names_in(&json["checks"]);
     assert_eq!(names, ["consent", "token", "parity"], "{json}");
     assert!(json["checks"]
         .as_array()

@@ -12,18 +12,17 @@
 //!
 //! Needs `node` (20.19+) and `tests/oauth-server/node_modules`: run `scripts/setup.sh --test`.
 
-#[path = "../../../tests/support/secret_service.rs"]
-mod secret_service;
+mod support;
 
-use secret_service::SecretService;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::secret_service::SecretService;
+use support::{free_port, keychain_unlocked, loopback, repo_root, Cli};
 
 /// What a client sends to this server. Refresh tokens come with every authorization code
 /// grant whatever the scope; `offline_access` itself is granted only together with
@@ -37,22 +36,6 @@ const SERVER_START_TIMEOUT: Duration = Duration::from_secs(30);
 const SERVER_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 const CLI_TIMEOUT: Duration = Duration::from_secs(120);
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("the workspace root")
-}
-
-/// A free loopback port: bind :0, read the port, drop the listener.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn now() -> u64 {
     SystemTime::now()
@@ -108,7 +91,7 @@ impl OAuthServer {
             .arg(server_dir.join("server.mjs"))
             .args(["--port", "0", "--exit-on-stdin-eof"])
             .arg("--redirect-uri")
-            .arg(format!("http://127.0.0.1:{redirect_port}/callback"))
+            .arg(loopback(redirect_port))
             .arg("--secret-file")
             .arg(&secret_file)
             .arg("--access-token-ttl")
@@ -302,27 +285,23 @@ struct Env {
     server: OAuthServer,
     keychain: SecretService,
     redirect_port: u16,
-    config_dir: tempfile::TempDir,
-    home: tempfile::TempDir,
-    /// stdout + stderr of every CLI run, for the leak check.
-    outputs: Mutex<Vec<(String, Output)>>,
+    /// Its own config dir and HOME, the keychain's bus; stdout + stderr of every run, for the
+    /// leak check.
+    cli: Cli,
     /// Every secret the keychain ever held (whole items, and the tokens inside them).
     secrets_seen: Mutex<BTreeSet<String>>,
 }
 
 fn env() -> Env {
-    let keychain = SecretService::start_unlocked().unwrap_or_else(|e| {
-        panic!("a private Secret Service is needed (run scripts/setup.sh --test): {e}")
-    });
+    let keychain = keychain_unlocked();
     let redirect_port = free_port();
     let server = OAuthServer::start(redirect_port);
+    let cli = Cli::in_temp_dirs(None, keychain.env(), CLI_TIMEOUT);
     Env {
         server,
         keychain,
         redirect_port,
-        config_dir: tempfile::tempdir().unwrap(),
-        home: tempfile::tempdir().unwrap(),
-        outputs: Mutex::new(Vec::new()),
+        cli,
         secrets_seen: Mutex::new(BTreeSet::new()),
     }
 }
@@ -331,66 +310,19 @@ impl Env {
     /// Runs `snconnect --json --config-dir <dir> ARGS` with `envs` added, bounded by
     /// CLI_TIMEOUT. Returns (exit code, the one JSON object on stdout).
     fn run(&self, args: &[&str], envs: &[(&str, &str)]) -> (i32, Value) {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_snconnect"));
-        cmd.arg("--json")
-            .arg("--config-dir")
-            .arg(self.config_dir.path())
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.home.path())
-            .env("SNCONNECT_LOG", "debug")
-            .env(
-                "BROWSER",
-                repo_root().join("tests/support/browser_standin.py"),
-            )
-            .env("STANDIN_LOG", self.home.path().join("standin.log"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in self.keychain.env() {
-            cmd.env(k, v);
-        }
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        let out = run_bounded(cmd, CLI_TIMEOUT, &args.join(" "));
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let json: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-            panic!(
-                "`snconnect {}`: stdout is not one JSON object ({e}): {stdout}\nstderr: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-        let code = out.status.code().unwrap_or(-1);
-        assert!(
-            json["ok"].is_boolean() && json["code"].is_string(),
-            "`snconnect {}`: JSON without ok/code: {json}",
-            args.join(" ")
-        );
-        self.outputs
-            .lock()
-            .unwrap()
-            .push((args.join(" "), out.clone()));
-        (code, json)
+        let run = self.cli.exec(true, args, envs);
+        (run.code, run.json_with_ok_and_code())
     }
 
     /// As `run`, and asserts exit 0, `ok: true`, `code: "ok"`.
     fn run_ok(&self, args: &[&str], envs: &[(&str, &str)]) -> Value {
         let (code, json) = self.run(args, envs);
-        let stderr = self
-            .outputs
-            .lock()
-            .unwrap()
-            .last()
-            .map(|(_, o)| String::from_utf8_lossy(&o.stderr).into_owned())
-            .unwrap_or_default();
         assert_eq!(
             (code, &json["ok"], json["code"].as_str()),
             (0, &Value::Bool(true), Some("ok")),
-            "`snconnect {}` failed: {json}\nstderr: {stderr}\nserver stderr: {}",
+            "`snconnect {}` failed: {json}\nstderr: {}\nserver stderr: {}",
             args.join(" "),
+            self.cli.last_stderr(),
             self.server.stderr()
         );
         json
@@ -498,39 +430,7 @@ impl Env {
             "the keychain should have held the tokens: {} secrets seen",
             secrets.len()
         );
-        let mut haystacks: Vec<(String, String)> = Vec::new();
-        for (args, o) in self.outputs.lock().unwrap().iter() {
-            haystacks.push((
-                format!("stdout of `snconnect {args}`"),
-                String::from_utf8_lossy(&o.stdout).into_owned(),
-            ));
-            haystacks.push((
-                format!("stderr of `snconnect {args}`"),
-                String::from_utf8_lossy(&o.stderr).into_owned(),
-            ));
-        }
-        for dir in [self.config_dir.path(), self.home.path()] {
-            for file in walk(dir) {
-                haystacks.push((
-                    file.display().to_string(),
-                    String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned(),
-                ));
-            }
-        }
-        assert!(
-            !walk(self.config_dir.path()).is_empty(),
-            "the profile should be in the config dir"
-        );
-        for s in &secrets {
-            for (name, text) in &haystacks {
-                assert!(
-                    !text.contains(s.as_str()),
-                    "a secret ({}…, {} chars) leaked into {name}",
-                    &s[..4.min(s.len())],
-                    s.len()
-                );
-            }
-        }
+        self.cli.assert_no_secret_leaked(&secrets);
     }
 }
 
@@ -552,56 +452,6 @@ fn looks_like_jwt(s: &str) -> bool {
                 && p.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
-/// Runs `cmd` to completion, killing it after `timeout`. Output pipes are drained on threads.
-fn run_bounded(mut cmd: Command, timeout: Duration, what: &str) -> Output {
-    let mut child = cmd.spawn().expect("spawning snconnect");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out_t = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = stdout.read_to_end(&mut b);
-        b
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        let _ = stderr.read_to_end(&mut b);
-        b
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            // A grandchild (the browser stand-in) may hold the pipes: do not join the readers.
-            panic!("`snconnect {what}` did not finish within {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: out_t.join().unwrap(),
-        stderr: err_t.join().unwrap(),
-    }
 }
 
 // ---- the tests -------------------------------------------------------------------------------

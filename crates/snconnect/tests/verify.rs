@@ -1,60 +1,41 @@
 //! `snconnect verify` end to end: the real binary against snsim over real TLS, with
 //! `tests/support/browser_standin.py` as `$BROWSER` playing the person at the browser.
 
+mod support;
+
 use serde_json::Value;
 use snsim::{RunningSim, SimConfig};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{assert_not_in, free_port, haystacks, loopback, names_in, snconnect, walk, Run};
 
 struct Env {
     sim: RunningSim,
     port: u16,
     config_dir: tempfile::TempDir,
     home: tempfile::TempDir,
-    standin_log: PathBuf,
 }
 
 async fn env() -> Env {
     let port = free_port();
     let sim = RunningSim::start(SimConfig {
-        redirect_urls: vec![format!("http://127.0.0.1:{port}/callback")],
+        redirect_urls: vec![loopback(port)],
         ..SimConfig::default()
     })
     .await
     .unwrap();
-    let home = tempfile::tempdir().unwrap();
-    let standin_log = home.path().join("standin.log");
     Env {
         sim,
         port,
         config_dir: tempfile::tempdir().unwrap(),
-        home,
-        standin_log,
+        home: tempfile::tempdir().unwrap(),
     }
 }
 
 impl Env {
     /// Runs `snconnect --json --ca-file <sim CA> verify …` with the given secret env vars.
     async fn verify(&self, args: &[&str], secrets: &[(&str, &str)]) -> (i32, Value, Output) {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_snconnect"));
+        let mut cmd = snconnect(self.home.path(), Some(self.sim.ca_file().unwrap()));
         cmd.arg("--json")
-            .arg("--ca-file")
-            .arg(self.sim.ca_file().unwrap())
             .arg("verify")
             .arg("--instance")
             .arg(self.sim.base_url().as_str())
@@ -63,31 +44,14 @@ impl Env {
             .arg("--consent-timeout")
             .arg("30")
             .args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.home.path())
-            .env("SNCONNECT_CONFIG_DIR", self.config_dir.path())
-            .env("SNCONNECT_LOG", "debug")
-            .env(
-                "BROWSER",
-                repo_root().join("tests/support/browser_standin.py"),
-            )
-            .env("STANDIN_CA_FILE", self.sim.ca_file().unwrap())
-            .env("STANDIN_LOG", &self.standin_log)
-            .stdin(std::process::Stdio::null());
+            .env("SNCONNECT_CONFIG_DIR", self.config_dir.path());
         for (k, v) in secrets {
             cmd.env(k, v);
         }
         let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
             .await
             .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let json: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not one JSON object ({e}): {stdout}\nstderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
+        let json = Run::from_output("snconnect --json verify", &out).json();
         (out.status.code().unwrap_or(-1), json, out)
     }
 
@@ -100,50 +64,16 @@ impl Env {
             "the simulator should have issued tokens: {}",
             secrets.len()
         );
-        let mut haystacks: Vec<(String, String)> = Vec::new();
-        for (i, o) in outputs.iter().enumerate() {
-            haystacks.push((
-                format!("run {i} stdout"),
-                String::from_utf8_lossy(&o.stdout).into_owned(),
-            ));
-            haystacks.push((
-                format!("run {i} stderr"),
-                String::from_utf8_lossy(&o.stderr).into_owned(),
-            ));
-        }
-        for dir in [self.config_dir.path(), self.home.path()] {
-            for entry in walk(dir) {
-                haystacks.push((
-                    entry.display().to_string(),
-                    String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).into_owned(),
-                ));
-            }
-        }
-        for s in &secrets {
-            for (name, text) in &haystacks {
-                assert!(
-                    !text.contains(s.as_str()),
-                    "a secret ({}…) leaked into {name}",
-                    &s[..4.min(s.len())]
-                );
-            }
-        }
+        let runs: Vec<Run> = outputs
+            .iter()
+            .enumerate()
+            .map(|(i, o)| Run::from_output(format!("run {i}"), o))
+            .collect();
+        assert_not_in(
+            &secrets,
+            &haystacks(&runs, &[self.config_dir.path(), self.home.path()], &[]),
+        );
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -170,12 +100,7 @@ async fn verify_pkce_confidential_basic_and_password_then_nothing_leaks() {
     assert_eq!(json["code"], "ok");
     assert_eq!(json["user"], "admin");
     assert_eq!(json["instance"], e.sim.base_url().as_str());
-    let names: Vec<&str> = json["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let names = names_in(&json["checks"]);
     assert_eq!(
         names,
         ["consent", "token", "current_user", "table_read sys_user"]
