@@ -58,15 +58,6 @@ impl ApiAuth {
             } => req.query(&[(param.as_str(), key.expose())]),
         }
     }
-
-    /// A short, secret-free name for reports ("bearer", "basic", "api-key (header)").
-    pub fn label(&self) -> String {
-        match self {
-            ApiAuth::Bearer(_) => "bearer".into(),
-            ApiAuth::Basic { .. } => "basic".into(),
-            ApiAuth::ApiKey { location, .. } => format!("api-key ({location:?})").to_lowercase(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -17,7 +17,7 @@ use crate::profiles::{AuthMethod, Profile, TokenMeta};
 use crate::secret::Secret;
 use crate::token::{Renewal, TokenManager, TokenStatus, DEFAULT_MARGIN};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use url::Url;
 
 /// Keychain entry names (account `<profile>/<what>`).
@@ -191,7 +191,6 @@ pub struct Connection {
     pub profile: Profile,
     pub instance: InstanceUrl,
     http: reqwest::Client,
-    store: Arc<dyn SecretStore>,
     reg: Option<ClientRegistration>,
     password: Option<Secret>,
     api_key: Option<Secret>,
@@ -270,7 +269,6 @@ impl Connection {
             profile,
             instance,
             http,
-            store,
             reg,
             password,
             api_key,
@@ -283,10 +281,6 @@ impl Connection {
     pub fn with_admin(mut self, admin: Option<AdminCredentials>) -> Self {
         self.admin = admin;
         self
-    }
-
-    pub fn store(&self) -> &Arc<dyn SecretStore> {
-        &self.store
     }
 
     /// The OAuth client (None for basic and API key).
@@ -506,9 +500,6 @@ impl Connection {
     pub async fn reset(&self) -> Result<(), Diagnosis> {
         self.oauth()?.1.reset().await
     }
-
-    /// A consent timeout for UIs: 5 minutes.
-    pub const CONSENT_TIMEOUT: Duration = Duration::from_secs(300);
 }
 
 fn failed_report(instance: &InstanceUrl, checks: Vec<Check>, d: Diagnosis) -> TestReport {

@@ -199,6 +199,8 @@ pub struct HandoffField {
 pub struct HandoffCard {
     pub target: &'static str,
     pub target_name: &'static str,
+    /// The grant the target uses.
+    pub grant: &'static str,
     pub fields: Vec<HandoffField>,
     pub steps: Vec<String>,
 }
@@ -329,6 +331,7 @@ pub fn handoff_card(
     HandoffCard {
         target: target.id(),
         target_name: target.display_name(),
+        grant: target.grant(),
         fields,
         steps,
     }
