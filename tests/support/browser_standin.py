@@ -23,6 +23,12 @@ Environment:
   STANDIN_LOG       append one short line per step to this file (never codes,
                     tokens, states or passwords)
   STANDIN_TIMEOUT   per-request timeout in seconds (default 20)
+  STANDIN_MODE_FILE a file whose first line, when present, decides what the person does
+                    (read at every launch, so one long-running app can be driven through
+                    several scenarios): `allow` / `deny` (as STANDIN_ACTION), `stall` (the
+                    browser never comes back), or `capture FILE` (sign in and approve, but
+                    do not reach the loopback: write the address the browser ended on to
+                    FILE, for the "paste the address" fallback)
 """
 
 import html.parser
@@ -190,10 +196,25 @@ def is_callback(start_url, url):
     )
 
 
+def mode():
+    """(action, capture file) from STANDIN_MODE_FILE, else from STANDIN_ACTION."""
+    path = os.environ.get("STANDIN_MODE_FILE")
+    if path and os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            words = (f.readline().strip() or "allow").split(None, 1)
+        if words[0] == "capture":
+            return "allow", words[1] if len(words) > 1 else None
+        return words[0], None
+    return os.environ.get("STANDIN_ACTION", "allow"), None
+
+
 def run(start_url):
     user = os.environ.get("STANDIN_USER", "admin")
     password = os.environ.get("STANDIN_PASSWORD", "Admin#1234")
-    action = os.environ.get("STANDIN_ACTION", "allow")
+    action, capture = mode()
+    if action == "stall":
+        log("stall: the browser never comes back")
+        return 0
     timeout = float(os.environ.get("STANDIN_TIMEOUT", "20"))
     opener = build_opener()
 
@@ -209,6 +230,11 @@ def run(start_url):
                 raise StandinError("redirect %d without Location" % status)
             nxt = urllib.parse.urljoin(url, location)
             parts = urllib.parse.urlsplit(nxt)
+            if is_callback(start_url, nxt) and capture:
+                with open(capture, "w", encoding="utf-8") as f:
+                    f.write(nxt)
+                log("captured the callback address instead of reaching the loopback")
+                return 0
             if is_callback(start_url, nxt):
                 status, _, _, _ = fetch(opener, nxt, timeout=timeout)
                 log("callback GET %s -> %d" % (redact(nxt), status))

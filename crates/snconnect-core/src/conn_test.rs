@@ -11,6 +11,7 @@ use std::time::Instant;
 
 /// Where an API key goes: a request header or a query parameter (Automate365's "parameter
 /// type"). ServiceNow's name for it is `x-sn-apikey`, in either place.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ApiKeyIn {
@@ -60,6 +61,7 @@ impl ApiAuth {
     }
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Identity {
     pub user_sys_id: String,
@@ -68,6 +70,7 @@ pub struct Identity {
 }
 
 /// One step of a test, as the CLI JSON and the UI show it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
     pub name: String,

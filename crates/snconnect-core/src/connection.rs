@@ -288,6 +288,16 @@ impl Connection {
         self.reg.as_ref()
     }
 
+    /// The HTTP client this connection uses (the host's one configured client).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The admin credentials the probes may use, if any.
+    pub fn admin(&self) -> Option<&AdminCredentials> {
+        self.admin.as_ref()
+    }
+
     pub fn tokens(&self) -> Option<&TokenManager> {
         self.tokens.as_ref()
     }
@@ -416,27 +426,12 @@ impl Connection {
     /// The one-click test: current_user and a table read, with the profile's credentials.
     /// OAuth: a valid token (refreshed before expiry), and one refresh + retry after a 401.
     pub async fn test(&self) -> TestReport {
-        match self.profile.auth {
-            AuthMethod::Basic => {
-                let auth = ApiAuth::Basic {
-                    username: self.profile.username.clone().unwrap_or_default(),
-                    password: self.password.clone().expect("loaded for basic auth"),
-                };
-                test_connection(&self.http, &self.instance, &auth).await
-            }
-            AuthMethod::ApiKey => {
-                let auth = ApiAuth::ApiKey {
-                    key: self.api_key.clone().expect("loaded for API key auth"),
-                    param: self
-                        .profile
-                        .api_key_param
-                        .clone()
-                        .unwrap_or_else(|| DEFAULT_API_KEY_PARAM.to_string()),
-                    location: self.profile.api_key_in.unwrap_or(ApiKeyIn::Header),
-                };
-                test_connection(&self.http, &self.instance, &auth).await
-            }
-            _ => self.test_oauth().await,
+        if is_oauth(self.profile.auth) {
+            return self.test_oauth().await;
+        }
+        match self.api_auth().await {
+            Ok(auth) => test_connection(&self.http, &self.instance, &auth).await,
+            Err(d) => failed_report(&self.instance, Vec::new(), d),
         }
     }
 
@@ -484,6 +479,36 @@ impl Connection {
             test_connection(&self.http, &self.instance, &ApiAuth::Bearer(retry_token)).await;
         checks.extend(second.checks.iter().cloned());
         TestReport { checks, ..second }
+    }
+
+    /// The credentials for one API call: the password or key, or a valid access token
+    /// (refreshed first when it is about to expire).
+    pub async fn api_auth(&self) -> Result<ApiAuth, Diagnosis> {
+        Ok(match self.profile.auth {
+            AuthMethod::Basic => ApiAuth::Basic {
+                username: self.profile.username.clone().unwrap_or_default(),
+                password: self.password.clone().expect("loaded for basic auth"),
+            },
+            AuthMethod::ApiKey => ApiAuth::ApiKey {
+                key: self.api_key.clone().expect("loaded for API key auth"),
+                param: self
+                    .profile
+                    .api_key_param
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_API_KEY_PARAM.to_string()),
+                location: self.profile.api_key_in.unwrap_or(ApiKeyIn::Header),
+            },
+            _ => ApiAuth::Bearer(self.oauth()?.1.access_token().await?),
+        })
+    }
+
+    /// The roles of `user_sys_id` as this connection sees them; `None` when ACLs hide them.
+    pub async fn roles(&self, user_sys_id: &str) -> Option<Vec<String>> {
+        let auth = self.api_auth().await.ok()?;
+        crate::probe::roles_of(&self.http, &self.instance, &auth, user_sys_id)
+            .await
+            .ok()
+            .flatten()
     }
 
     pub async fn refresh(&self) -> Result<TokenMeta, Diagnosis> {

@@ -10,6 +10,7 @@ use std::fmt;
 macro_rules! codes {
     ($($variant:ident => $id:literal, $msg:literal, $fix:expr;)*) => {
         /// A stable, machine-readable outcome identifier.
+        #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
         #[serde(rename_all = "snake_case")]
         pub enum Code { $($variant,)* }
@@ -129,6 +130,7 @@ impl fmt::Display for Code {
 }
 
 /// A classified outcome: a stable code, its message and remediation, and optional detail.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnosis {
     pub code: Code,

@@ -26,6 +26,7 @@ pub mod profiles;
 pub mod register;
 pub mod report;
 pub mod secret;
+pub mod signin;
 pub mod token;
 pub mod verify;
 

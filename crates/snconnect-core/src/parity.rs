@@ -17,6 +17,7 @@ pub const DEFAULT_TABLES: &[&str] = &["sys_user", "incident"];
 pub const DEFAULT_ROWS: usize = 5;
 
 /// One side of one table read.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Side {
     pub code: Code,
@@ -25,6 +26,7 @@ pub struct Side {
     pub fields: BTreeSet<String>,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct TableParity {
     pub table: String,
@@ -53,6 +55,7 @@ impl ParityReport {
     }
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct ParityReport {
     pub basic_user: Option<String>,

@@ -5,14 +5,14 @@
 //! **unknown**: a 403 or an ACL-hidden result is not a "no", it means this account may not
 //! look. Each carries the exact fix and deep links (classic and Next Experience forms).
 
-use crate::conn_test::{current_user, table_query, ApiAuth, Identity};
+use crate::conn_test::{current_user, ApiAuth, Identity};
 use crate::error::{Code, Diagnosis};
 use crate::guide::{both_forms, Link};
 use crate::instance::InstanceUrl;
 use crate::oauth::Grant;
 use crate::probe::{
-    is_truthy, read_plugin_active, read_plugin_active_in, read_property, str_field, Reading,
-    OAUTH_PLUGIN, PROP_CLIENT_CREDENTIALS, PROP_OAUTH_ACTIVE, PROP_ROPC_DISABLED,
+    is_truthy, read_plugin_active, read_plugin_active_in, read_property, Reading, OAUTH_PLUGIN,
+    PROP_CLIENT_CREDENTIALS, PROP_OAUTH_ACTIVE, PROP_ROPC_DISABLED,
 };
 use serde::Serialize;
 use std::time::Instant;
@@ -27,6 +27,7 @@ pub const PROP_BASIC_RESTRICTION_ENFORCE: &str =
 /// The roles that may register an OAuth endpoint.
 pub const SETUP_ROLES: &[&str] = &["admin", "oauth_admin", "mi_admin"];
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckState {
@@ -36,6 +37,7 @@ pub enum CheckState {
 }
 
 /// One preflight check as a UI shows it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct PreflightCheck {
     /// Stable identifier (`reachable`, `oauth_plugin`, …).
@@ -53,6 +55,7 @@ pub struct PreflightCheck {
 }
 
 /// Everything preflight found.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct PreflightReport {
     pub instance: String,
@@ -269,26 +272,8 @@ pub async fn run(
 
     // 3. Roles.
     let started = Instant::now();
-    let roles = match table_query(
-        http,
-        instance,
-        auth,
-        "sys_user_has_role",
-        &format!("user={}", user.user_sys_id),
-        "role.name",
-        1000,
-    )
-    .await
-    {
-        Ok(rows) if !rows.rows.is_empty() || rows.total.unwrap_or(0) == 0 => {
-            let mut roles: Vec<String> = rows
-                .rows
-                .iter()
-                .map(|row| str_field(row, "role.name"))
-                .filter(|s| !s.is_empty())
-                .collect();
-            roles.sort();
-            roles.dedup();
+    let roles = match crate::probe::roles_of(http, instance, auth, &user.user_sys_id).await {
+        Ok(Some(roles)) => {
             let setup: Vec<&str> = SETUP_ROLES
                 .iter()
                 .copied()
@@ -335,7 +320,7 @@ pub async fn run(
             }
             roles
         }
-        Ok(_) => {
+        Ok(None) => {
             r.push(
                 "roles",
                 "Roles of this account",

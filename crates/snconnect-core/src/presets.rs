@@ -184,6 +184,7 @@ impl Target {
 }
 
 /// One line of a hand-off card.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HandoffField {
     /// The label as the target's form names it.
@@ -195,6 +196,7 @@ pub struct HandoffField {
 }
 
 /// What to paste into the target, and the steps around it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HandoffCard {
     pub target: &'static str,

@@ -153,6 +153,37 @@ pub async fn read_refresh_lifespan(
 }
 
 /// A string field of a Table API row (plain or `{"value": …}` display form).
+/// The role names of a user (`sys_user_has_role`); `Ok(None)` when ACLs hide the rows.
+pub async fn roles_of(
+    http: &reqwest::Client,
+    instance: &InstanceUrl,
+    auth: &ApiAuth,
+    user_sys_id: &str,
+) -> Result<Option<Vec<String>>, Diagnosis> {
+    let rows = table_query(
+        http,
+        instance,
+        auth,
+        "sys_user_has_role",
+        &format!("user={user_sys_id}"),
+        "role.name",
+        1000,
+    )
+    .await?;
+    if rows.rows.is_empty() && rows.total.unwrap_or(0) > 0 {
+        return Ok(None);
+    }
+    let mut roles: Vec<String> = rows
+        .rows
+        .iter()
+        .map(|row| str_field(row, "role.name"))
+        .filter(|s| !s.is_empty())
+        .collect();
+    roles.sort();
+    roles.dedup();
+    Ok(Some(roles))
+}
+
 pub fn str_field(row: &serde_json::Value, name: &str) -> String {
     match &row[name] {
         serde_json::Value::String(s) => s.clone(),

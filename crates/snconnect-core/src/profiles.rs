@@ -14,6 +14,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const FILE_NAME: &str = "profiles.json";
 
 /// How a connection authenticates. The names are the CLI's `--auth` values.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AuthMethod {

@@ -45,6 +45,7 @@ impl NewEndpoint {
 }
 
 /// What was created (no secret in here: it is returned beside it).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Created {
     pub sys_id: String,

@@ -55,6 +55,7 @@ fn to_secs(t: SystemTime) -> u64 {
 }
 
 /// What a person sees on the dashboard for a connection's tokens.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenStatus {

@@ -125,9 +125,19 @@ impl PendingConsent {
     /// Waits for the browser, then exchanges the code. Returns the tokens and two checks
     /// (`consent`, `token`) for reports.
     pub async fn finish(
+        self,
+        http: &reqwest::Client,
+        reg: &ClientRegistration,
+    ) -> Result<(TokenSet, Vec<Check>), (Diagnosis, Vec<Check>)> {
+        self.finish_with(http, reg, &mut |_| {}).await
+    }
+
+    /// [`finish`](Self::finish), telling `on_check` about each check as it completes.
+    pub async fn finish_with(
         mut self,
         http: &reqwest::Client,
         reg: &ClientRegistration,
+        on_check: &mut (dyn FnMut(&Check) + Send),
     ) -> Result<(TokenSet, Vec<Check>), (Diagnosis, Vec<Check>)> {
         // Keep the cancel sender alive while waiting unless someone took it.
         let _keep = self.cancel.take();
@@ -142,6 +152,7 @@ impl PendingConsent {
             code: waited.as_ref().err().map(|d| d.code).unwrap_or(Code::Ok),
             ms: consent_ms,
         }];
+        on_check(&checks[0]);
         let code = match waited {
             Ok(code) => code,
             Err(d) => return Err((d, checks)),
@@ -151,7 +162,9 @@ impl PendingConsent {
             .exchange_code(http, &code, &self.redirect_url, self.pkce_verifier.as_ref())
             .await
             .map_err(|d| refine_exchange_failure(d, reg));
-        checks.push(Check::new("token", result.as_ref().map(|_| ()), started));
+        let token = Check::new("token", result.as_ref().map(|_| ()), started);
+        on_check(&token);
+        checks.push(token);
         match result {
             Ok(tokens) => Ok((tokens, checks)),
             Err(d) => Err((d, checks)),

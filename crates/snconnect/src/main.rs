@@ -13,21 +13,20 @@ use output::{exit_status, Outcome};
 use serde_json::{json, Value};
 use snconnect_core::browser::{BrowserLauncher, NoBrowser, SystemBrowser};
 use snconnect_core::conn_test::ApiAuth;
-use snconnect_core::conn_test::{ApiKeyIn, Check};
+use snconnect_core::conn_test::ApiKeyIn;
 use snconnect_core::connection::{
-    all_entries, is_oauth, secrets_needed, validate_profile, AdminCredentials, Connection, API_KEY,
+    all_entries, is_oauth, secrets_needed, validate_profile, AdminCredentials, Connection,
     CLIENT_SECRET, PASSWORD,
 };
 use snconnect_core::http::{build_client, HttpConfig, ProxyMode};
 use snconnect_core::keychain::{account, KeyringStore, MemoryStore, SecretStore};
-use snconnect_core::loopback::DEFAULT_REDIRECT_PORT;
 use snconnect_core::probe::read_refresh_lifespan;
 use snconnect_core::profiles::{
     default_config_dir, platform_config_dir, AuthMethod, Profile, ProfileStore, TokenMeta,
 };
 use snconnect_core::report::SupportReport;
+use snconnect_core::signin::{check_pasted, save_profile, SignIn, SignInOutcome, TOKEN_ENTRIES};
 use snconnect_core::token::status_of;
-use snconnect_core::verify::{begin_consent, ConsentOptions};
 use snconnect_core::{Code, Diagnosis, InstanceUrl, Secret};
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -229,7 +228,7 @@ struct ConsentArgs {
     #[arg(long)]
     no_browser: bool,
     /// How long to wait for the browser sign-in, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    #[arg(long, value_name = "SECONDS", default_value_t = snconnect_core::signin::DEFAULT_CONSENT_TIMEOUT.as_secs())]
     consent_timeout: u64,
     /// Read the URL the browser was redirected to from stdin (the paste fallback), also when
     /// stdin is not a terminal.
@@ -618,7 +617,7 @@ async fn profile_cmd(ctx: &Ctx, cmd: ProfileCmd) -> Result<Outcome, Diagnosis> {
             let profile = conn.profile(&name);
             validate_profile(&profile)?;
             let secrets = read_profile_secrets(&profile)?;
-            // A changed connection invalidates stored tokens.
+            // A changed connection invalidates stored tokens; the same grant keeps them.
             let old = ctx
                 .profiles
                 .load()?
@@ -631,24 +630,22 @@ async fn profile_cmd(ctx: &Ctx, cmd: ProfileCmd) -> Result<Outcome, Diagnosis> {
                     && o.client_id == profile.client_id
                     && o.username == profile.username
             });
-            let stored = store_secrets(ctx, &name, secrets).await?;
-            if old.is_some() && !same_grant {
-                let (store, n) = (ctx.store.clone(), name.clone());
-                keychain(move || {
-                    for acct in all_entries(&n) {
-                        if !stored_contains(&acct, &n) {
-                            store.delete(&acct)?;
-                        }
-                    }
-                    Ok(())
-                })
-                .await?;
-            }
             let mut profile = profile;
-            if same_grant {
+            let keep: &'static [&'static str] = if same_grant {
                 profile.tokens = old.and_then(|o| o.tokens);
-            }
-            ctx.profiles.upsert(profile.clone())?;
+                TOKEN_ENTRIES
+            } else {
+                &[]
+            };
+            let stored = save_profile(
+                &ctx.profiles,
+                ctx.store.clone(),
+                profile.clone(),
+                secrets,
+                keep,
+            )
+            .await
+            .map_err(keychain_hint)?;
             let kind = ctx.store.kind();
             let mut o = Outcome::ok();
             o.field("profile", profile_json(&profile));
@@ -792,13 +789,6 @@ async fn profile_cmd(ctx: &Ctx, cmd: ProfileCmd) -> Result<Outcome, Diagnosis> {
     }
 }
 
-/// The secrets `profile add` just stored are kept; everything else of a changed profile goes.
-fn stored_contains(acct: &str, name: &str) -> bool {
-    [PASSWORD, CLIENT_SECRET, API_KEY]
-        .iter()
-        .any(|w| account(name, w) == acct)
-}
-
 fn write_file(path: &PathBuf, bytes: &[u8]) -> Result<(), Diagnosis> {
     std::fs::write(path, bytes).map_err(|e| {
         Diagnosis::new(Code::ConfigUnwritable).with_detail(format!("{}: {e}", path.display()))
@@ -807,85 +797,75 @@ fn write_file(path: &PathBuf, bytes: &[u8]) -> Result<(), Diagnosis> {
 
 // ------------------------------------------------------------------------- sign-in and tests
 
-/// Signs in: a browser consent for the code flows, a direct grant otherwise. Returns the
-/// checks and the authorize URL (for the code flows).
+/// Signs in through the core's sign-in session (the same one the desktop wizard drives),
+/// printing the browser prompts and reading pasted redirects from stdin.
 async fn sign_in(
     ctx: &Ctx,
-    conn: &Connection,
+    conn: Arc<Connection>,
     consent: &ConsentArgs,
-) -> Result<(Vec<Check>, Option<String>), (Diagnosis, Vec<Check>, Option<String>)> {
-    match conn.profile.auth {
-        AuthMethod::Basic | AuthMethod::ApiKey => Ok((Vec::new(), None)),
-        AuthMethod::OauthPassword | AuthMethod::OauthClientCredentials => {
-            match conn.grant_without_browser().await {
-                Ok((_, check)) => Ok((vec![check], None)),
-                Err(d) => Err((
-                    d.clone(),
-                    vec![Check::new("token", Err(&d), std::time::Instant::now())],
-                    None,
-                )),
-            }
+    test: bool,
+) -> SignInOutcome {
+    let browser: Arc<dyn BrowserLauncher> = if consent.no_browser {
+        Arc::new(NoBrowser)
+    } else {
+        Arc::new(SystemBrowser)
+    };
+    let timeout = Duration::from_secs(consent.consent_timeout.max(1));
+    let session = match SignIn::begin(conn, timeout, browser).await {
+        Ok(s) => s,
+        Err(d) => return SignInOutcome::failed(keychain_hint(d)),
+    };
+    if let (Some(url), Some(redirect)) = (session.authorize_url(), session.redirect_url()) {
+        ctx.say(format!(
+            "Sign in and approve access in your browser. If no window appeared, open:\n  {url}"
+        ));
+        if let Some(Err(d)) = session.browser() {
+            ctx.say(format!(
+                "(no browser was opened: {})",
+                d.detail.as_deref().unwrap_or(d.message.as_str())
+            ));
         }
-        AuthMethod::OauthCode | AuthMethod::OauthCodePkce => {
-            let reg = conn.registration().expect("OAuth profile").clone();
-            let mut ports = vec![conn.profile.redirect_port.unwrap_or(DEFAULT_REDIRECT_PORT)];
-            ports.extend(conn.profile.fallback_ports.iter().copied());
-            let browser: Arc<dyn BrowserLauncher> = if consent.no_browser {
-                Arc::new(NoBrowser)
-            } else {
-                Arc::new(SystemBrowser)
-            };
-            let opts = ConsentOptions {
-                ports,
-                pkce: conn.profile.auth == AuthMethod::OauthCodePkce,
-                timeout: Duration::from_secs(consent.consent_timeout.max(1)),
-            };
-            let pending = begin_consent(&reg, &opts, browser)
-                .await
-                .map_err(|d| (d, Vec::new(), None))?;
-            let url = pending.authorize_url.to_string();
-            ctx.say(format!(
-                "Sign in and approve access in your browser. If no window appeared, open:\n  {url}"
-            ));
-            if let Err(d) = &pending.browser {
-                ctx.say(format!(
-                    "(no browser was opened: {})",
-                    d.detail.as_deref().unwrap_or(d.message.as_str())
-                ));
-            }
-            ctx.say(format!(
-                "Waiting for the redirect to {} …",
-                pending.redirect_url
-            ));
-            if consent.paste || std::io::stdin().is_terminal() {
-                ctx.say("If the browser cannot reach this computer, paste the address it was redirected to here and press Enter.");
-                let tx = pending.paste_sender();
-                std::thread::spawn(move || {
-                    for line in std::io::stdin().lock().lines() {
-                        let Ok(line) = line else { break };
-                        if line.trim().is_empty() {
-                            continue;
-                        }
-                        if tx.blocking_send(line).is_err() {
-                            break;
-                        }
+        ctx.say(format!("Waiting for the redirect to {redirect} …"));
+        if let (true, Some(tx)) = (
+            consent.paste || std::io::stdin().is_terminal(),
+            session.paste_sender(),
+        ) {
+            ctx.say("If the browser cannot reach this computer, paste the address it was redirected to here and press Enter.");
+            std::thread::spawn(move || {
+                for line in std::io::stdin().lock().lines() {
+                    let Ok(line) = line else { break };
+                    if line.trim().is_empty() {
+                        continue;
                     }
-                });
-            }
-            let redirect = pending.redirect_url.clone();
-            match pending.finish(&ctx.http, &reg).await {
-                Ok((tokens, checks)) => match conn.store_grant(tokens).await {
-                    Ok(_) => Ok((checks, Some(url))),
-                    Err(d) => Err((keychain_hint(d), checks, Some(url))),
-                },
-                Err((d, checks)) => Err((
-                    conn.explain_callback_timeout(d, &redirect).await,
-                    checks,
-                    Some(url),
-                )),
-            }
+                    if let Err(d) = check_pasted(&line) {
+                        eprintln!("{}", d.detail.unwrap_or(d.message));
+                        continue;
+                    }
+                    if tx.blocking_send(line).is_err() {
+                        break;
+                    }
+                }
+            });
         }
     }
+    let mut out = session.finish(test, &mut |_| {}).await;
+    out.diagnosis = keychain_hint(out.diagnosis);
+    out
+}
+
+/// The CLI outcome of a sign-in: the test's when it ran, else the sign-in's failure.
+fn signed_outcome(out: SignInOutcome, instance: &InstanceUrl) -> Outcome {
+    let mut o = match out.test {
+        Some(report) => Outcome::from_test(report),
+        None => {
+            let mut o = Outcome::failed(out.diagnosis);
+            o.instance = Some(instance.to_string());
+            o
+        }
+    };
+    o.checks = out.checks;
+    o.authorize_url = out.authorize_url;
+    o
 }
 
 async fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<Outcome, Diagnosis> {
@@ -898,26 +878,13 @@ async fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<Outcome, Diagnosis> {
     for (what, s) in &secrets {
         memory.set(&account("verify", what), s)?;
     }
-    let conn = Connection::open(profile, ctx.http.clone(), memory)
-        .await?
-        .with_admin(admin);
-    let instance = conn.instance.to_string();
-    let (mut checks, url) = match sign_in(ctx, &conn, &a.consent).await {
-        Ok(v) => v,
-        Err((d, checks, url)) => {
-            let mut o = Outcome::failed(d);
-            o.instance = Some(instance);
-            o.checks = checks;
-            o.authorize_url = url;
-            return Ok(o);
-        }
-    };
-    let report = conn.test().await;
-    checks.extend(report.checks.iter().cloned());
-    let mut o = Outcome::from_test(report);
-    o.checks = checks;
-    o.authorize_url = url;
-    Ok(o)
+    let conn = Arc::new(
+        Connection::open(profile, ctx.http.clone(), memory)
+            .await?
+            .with_admin(admin),
+    );
+    let out = sign_in(ctx, conn.clone(), &a.consent, true).await;
+    Ok(signed_outcome(out, &conn.instance))
 }
 
 async fn login(ctx: &Ctx, a: LoginArgs) -> Result<Outcome, Diagnosis> {
@@ -932,35 +899,18 @@ async fn login(ctx: &Ctx, a: LoginArgs) -> Result<Outcome, Diagnosis> {
         })
         .await?;
     }
-    let instance = conn.instance.to_string();
-    let signed = sign_in(ctx, &conn, &a.consent).await;
+    let conn = Arc::new(conn);
+    let out = sign_in(ctx, conn.clone(), &a.consent, !a.no_test).await;
     save_meta(ctx, &conn).await?;
-    let (mut checks, url) = match signed {
-        Ok(v) => v,
-        Err((d, checks, url)) => {
-            let mut o = Outcome::failed(d);
-            o.instance = Some(instance);
-            o.checks = checks;
-            o.authorize_url = url;
-            return Ok(o);
-        }
-    };
-    let mut o = if a.no_test {
-        let mut o = Outcome::ok();
-        o.instance = Some(instance);
+    let signed_only = a.no_test && out.ok();
+    let mut o = signed_outcome(out, &conn.instance);
+    if signed_only {
+        o.diagnosis = Outcome::ok().diagnosis;
         o.line(format!(
             "✓ Signed in; tokens stored in the {}",
             ctx.store.kind()
         ));
-        o
-    } else {
-        let report = conn.test().await;
-        save_meta(ctx, &conn).await?;
-        checks.extend(report.checks.iter().cloned());
-        Outcome::from_test(report)
-    };
-    o.checks = checks;
-    o.authorize_url = url;
+    }
     if is_oauth(conn.profile.auth) {
         o.field(
             "token",

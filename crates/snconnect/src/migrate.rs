@@ -590,24 +590,25 @@ pub async fn migrate(ctx: &Ctx, a: MigrateArgs) -> Result<Outcome, Diagnosis> {
         store_secrets(ctx, &a.profile, vec![(CLIENT_SECRET, s)]).await?;
     }
     ctx.profiles.upsert(profile.clone())?;
-    let conn = Connection::open(profile, ctx.http.clone(), ctx.store.clone())
-        .await?
-        .with_admin(Some(admin));
-    let signed = sign_in(ctx, &conn, &a.consent).await;
+    let conn = std::sync::Arc::new(
+        Connection::open(profile, ctx.http.clone(), ctx.store.clone())
+            .await?
+            .with_admin(Some(admin)),
+    );
+    // The parity reads below prove the connection, so the session runs no separate test.
+    let signed = sign_in(ctx, conn.clone(), &a.consent, false).await;
     save_meta(ctx, &conn).await?;
-    let (mut checks, authorize_url) = match signed {
-        Ok(v) => v,
-        Err((d, checks, url)) => {
-            let d = conn.explain_callback_timeout(d, &ours).await;
-            let mut f = Outcome::failed(d);
-            f.instance = o.instance.take();
-            f.extra = o.extra;
-            f.checks = checks;
-            f.authorize_url = url;
-            return Ok(f);
-        }
-    };
-    o.authorize_url = authorize_url;
+    let ok = signed.ok();
+    let mut checks = signed.checks;
+    if !ok {
+        let mut f = Outcome::failed(signed.diagnosis);
+        f.instance = o.instance.take();
+        f.extra = o.extra;
+        f.checks = checks;
+        f.authorize_url = signed.authorize_url;
+        return Ok(f);
+    }
+    o.authorize_url = signed.authorize_url;
 
     // 4. Parity: the same reads over basic auth and over OAuth.
     let tokens = conn.tokens().expect("an OAuth profile");
