@@ -14,7 +14,7 @@ export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
 say "cargo fmt --check"
 cargo fmt --all -- --check
 
-say "UI: strict type check, build, Vitest"
+say "UI: svelte-check (TypeScript strict), build, Vitest"
 (cd ui && npm run build && npm test)
 
 say "cargo clippy --all-targets -- -D warnings"
@@ -25,10 +25,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 say "cargo test (unit tests; snsim, the core and the CLI over real TLS; a real Secret Service; a strict standards OAuth server)"
 cargo test --workspace
 
-say "WebDriver: the real window under Xvfb, demo mode, browser stand-in"
+say "WebDriver: the real window under Xvfb, demo mode, browser stand-in (scenarios a e b c d p)"
 # --all-targets resolves features like the cargo test run above, so this only links the app.
 cargo build --workspace --all-targets
 tests/e2e/run.sh target/debug/snconnect-app
-echo "screenshot: ${E2E_ARTIFACTS:-$ROOT/artifacts}/e2e-connected.png"
+echo "screenshots of every step: ${E2E_ARTIFACTS:-$ROOT/artifacts}/"
 
 say "all tests passed in $(( $(date +%s) - START )) s"

@@ -6,14 +6,25 @@ fn main() {
         tauri_build::Attributes::new()
             .capabilities_path_pattern("./src-tauri/capabilities/**/*")
             .app_manifest(tauri_build::AppManifest::new().commands(&[
-                "app_state",
+                "app_info",
+                "start_demo",
+                "list_connections",
+                "reset_wizard",
+                "preview_instance",
                 "set_instance",
-                "registration_info",
-                "set_client",
-                "begin_consent",
-                "finish_consent",
-                "cancel_consent",
+                "run_preflight",
+                "manual_checklist",
+                "registration_guide",
+                "create_endpoint",
+                "remove_endpoint",
+                "check_redirects",
+                "set_credentials",
+                "begin_sign_in",
+                "paste_redirect",
+                "cancel_sign_in",
+                "finish_sign_in",
                 "save_connection",
+                "copy_handoff_secret",
             ])),
     )
     .expect("failed to run tauri-build");

@@ -5,7 +5,11 @@
 //! and errors as `{code, message, remediation, detail}` with the core's stable codes.
 //! All HTTP happens here in Rust; the window has no network access (see the CSP).
 
+#[cfg(test)]
+mod bindings;
 mod commands;
+mod demo;
+mod dto;
 mod state;
 
 use clap::Parser;
@@ -14,13 +18,24 @@ use clap::Parser;
 #[derive(Parser, Debug, Clone)]
 #[command(name = "snconnect-app", version, about = "snconnect desktop wizard")]
 pub struct AppOptions {
-    /// Instance to connect to. Without it (and without SNCONNECT_INSTANCE) the app starts in
-    /// demo mode against an embedded simulated instance.
-    #[arg(long, env = "SNCONNECT_INSTANCE", value_name = "URL")]
+    /// Instance to prefill in the wizard.
+    #[arg(
+        long,
+        env = "SNCONNECT_INSTANCE",
+        value_name = "URL",
+        conflicts_with = "demo"
+    )]
     pub instance: Option<String>,
+    /// Start the embedded simulated instance at once (demo mode). Without it the demo starts
+    /// only when "Try the demo instance" is chosen on the start screen.
+    #[arg(long)]
+    pub demo: bool,
     /// Loopback port for the OAuth redirect (register http://127.0.0.1:PORT/callback).
     #[arg(long, env = "SNCONNECT_REDIRECT_PORT", value_name = "N", default_value_t = snconnect_core::loopback::DEFAULT_REDIRECT_PORT)]
     pub redirect_port: u16,
+    /// How long a browser sign-in may take, in seconds.
+    #[arg(long, env = "SNCONNECT_CONSENT_TIMEOUT", value_name = "SECONDS", default_value_t = snconnect_core::signin::DEFAULT_CONSENT_TIMEOUT.as_secs())]
+    pub consent_timeout: u64,
     /// Extra trusted CA certificate (PEM).
     #[arg(long, env = "SNCONNECT_CA_FILE", value_name = "PEM")]
     pub ca_file: Option<std::path::PathBuf>,
@@ -39,7 +54,14 @@ pub fn run() {
         Ok(o) => o,
         Err(e) => e.exit(),
     };
-    let state = match tauri::async_runtime::block_on(state::AppState::new(opts)) {
+    let demo = opts.demo;
+    let state = match tauri::async_runtime::block_on(async {
+        let state = state::AppState::new(opts).await?;
+        if demo {
+            commands::start_demo_in(&state).await?;
+        }
+        Ok::<_, snconnect_core::Diagnosis>(state)
+    }) {
         Ok(s) => s,
         Err(d) => {
             eprintln!("snconnect: {d}");
@@ -51,16 +73,28 @@ pub fn run() {
     };
     tauri::Builder::default()
         .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(tauri_plugin_opener::init())
         .manage(state)
         .invoke_handler(tauri::generate_handler![
-            commands::app_state,
-            commands::set_instance,
-            commands::registration_info,
-            commands::set_client,
-            commands::begin_consent,
-            commands::finish_consent,
-            commands::cancel_consent,
-            commands::save_connection,
+            commands::app_info,
+            commands::start_demo,
+            commands::list_connections,
+            commands::reset_wizard,
+            commands::instance::preview_instance,
+            commands::instance::set_instance,
+            commands::instance::run_preflight,
+            commands::instance::manual_checklist,
+            commands::register::registration_guide,
+            commands::register::create_endpoint,
+            commands::register::remove_endpoint,
+            commands::register::check_redirects,
+            commands::signin::set_credentials,
+            commands::signin::begin_sign_in,
+            commands::signin::paste_redirect,
+            commands::signin::cancel_sign_in,
+            commands::signin::finish_sign_in,
+            commands::save::save_connection,
+            commands::save::copy_handoff_secret,
         ])
         .run(tauri::generate_context!())
         .expect("error while running the snconnect window");

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The WebDriver end-to-end test of the real app window.
-#   tests/e2e/run.sh <path-to-app-binary>   (a custom-protocol build: cargo build -p snconnect-app)
+#   tests/e2e/run.sh <path-to-app-binary> [SCENARIO…]   (a custom-protocol build: cargo build -p snconnect-app;
+#   scenarios a e b c d p, default all; see suite.py)
 # Runs inside a private D-Bus session and Xvfb, with a throwaway HOME, an unlocked throwaway
 # gnome-keyring, tauri-driver on :4444 and the browser stand-in as $BROWSER.
 set -euo pipefail
@@ -21,6 +22,9 @@ export BROWSER="$ROOT/tests/support/browser_standin.py"
 export STANDIN_LOG="$E2E_ARTIFACTS/standin.log"
 export SNCONNECT_REDIRECT_PORT=${SNCONNECT_REDIRECT_PORT:-18765}
 export SNCONNECT_LOG=debug
+# Short enough for the callback-timeout case, long enough for a paste by the test.
+export SNCONNECT_CONSENT_TIMEOUT=${SNCONNECT_CONSENT_TIMEOUT:-15}
+export STANDIN_MODE_FILE="$HOME/standin-mode"
 export TAURI_APP="$APP"
 unset SNCONNECT_INSTANCE SNCONNECT_CONFIG_DIR SNCONNECT_CA_FILE
 DRIVER_LOG="$E2E_ARTIFACTS/app-and-driver.log"
@@ -30,4 +34,4 @@ tauri-driver --port 4444 > "$DRIVER_LOG" 2>&1 &
 DRIVER=$!
 trap 'kill $DRIVER 2>/dev/null || true; rm -rf "$HOME"' EXIT
 for _ in $(seq 100); do curl -sf http://127.0.0.1:4444/status >/dev/null && break; sleep 0.1; done
-"$PY" "$ROOT/tests/e2e/test_wizard.py"
+"$PY" "$ROOT/tests/e2e/suite.py" "${@:2}"

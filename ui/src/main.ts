@@ -1,5 +1,6 @@
+import { mount } from "svelte";
 import "./styles.css";
-import { mount } from "./app";
+import App from "./App.svelte";
 
-const root = document.getElementById("app");
-if (root) mount(root);
+const target = document.getElementById("app");
+if (target) mount(App, { target });

@@ -1,467 +1,158 @@
-// End-to-end through the DOM with mocked Tauri IPC (mockIPC): real ipc.ts, wizard.ts, render.ts.
-import { afterEach, describe, expect, it, vi } from "vitest";
-import type { ConnectionResult, ConsentStart } from "../src/ipc";
-import { COPY_FEEDBACK_MS } from "../src/app";
-import {
-  APP_STATE,
-  CONSENT,
-  REGISTRATION,
-  RESULT,
-  $,
-  button,
-  click,
-  deferred,
-  input,
-  ipcError,
-  isVisible,
-  setup,
-  teardown,
-  text,
-  type,
-  waitVisible,
-  walkToConsent,
-} from "./harness";
+// The whole migration through App with the fake Rust side, counting what the person does.
+//
+// Action-count design (demo mode, "Create it for me"), ≤ 6 actions from Start to the hand-off card:
+//   1. Migrate a connection        (or "Try the demo instance": it starts the demo and opens Migrate)
+//   2. Next on Instance            (everything is prefilled from the demo; the admin password is held in Rust)
+//   3. Next on Plugin check        (the checks ran by themselves on arrival, because an admin account is held)
+//   4. Create it for me            (endpoint name and public/confidential are prefilled)
+//   5. Open browser and sign in    (register-next after a create: the credentials are fully determined — the
+//                                   created client, the code grant — so it skips Credentials, goes to Consent
+//                                   and starts the sign-in there; the person approves in the browser)
+//   6. Save                        (finish_sign_in resolves → the wizard moves to Test, which shows the result
+//                                   and, right under a successful result, the save form with the name
+//                                   prefilled; Save moves on to the Save step with the hand-off card)
+// The Test step stays visible (its result, its checks and the parity verdict are on screen when the person
+// presses Save); its own Next (test-next) also leads to the Save step for those who prefer the separate step.
+import { render, screen } from "@testing-library/svelte";
+import { describe, expect, it } from "vitest";
+import App from "../src/App.svelte";
+import type { PreflightReport, SignInResult } from "../src/gen/ipc";
+import { backend, on, send } from "./backend";
+import { CONSENT_START, CREATED, CREATED_CREDS, DEMO_APP_INFO, GUIDE, INSTANCE_SET, PARITY_SAFE, PF_PLUGIN, PF_PROPERTY, RESULT_OK, report, saved } from "./fixtures";
+import { click, el, has, text, until } from "./helpers";
 
-const STEP_SECTIONS = ["step-instance", "step-plugins", "step-register", "step-client", "step-consent", "step-result"];
+const DEMO_SET = { ...INSTANCE_SET, instance: "http://127.0.0.1:41234/", host: "127.0.0.1:41234" };
 
-function visibleSteps(): string[] {
-  return STEP_SECTIONS.filter(isVisible);
+function demoBackend(appInfo = DEMO_APP_INFO): void {
+  on({
+    app_info: () => appInfo,
+    start_demo: () => DEMO_APP_INFO,
+    preview_instance: (a) => ({ instance: String(a.input), host: "127.0.0.1:41234" }),
+    set_instance: () => DEMO_SET,
+    run_preflight: async (a): Promise<PreflightReport> => {
+      send(a, "onCheck", PF_PLUGIN);
+      await Promise.resolve();
+      send(a, "onCheck", { ...PF_PROPERTY, state: "pass", code: "ok", fix: null });
+      return report([PF_PLUGIN, { ...PF_PROPERTY, state: "pass", code: "ok", fix: null }]);
+    },
+    registration_guide: () => GUIDE,
+    create_endpoint: () => ({ created: CREATED, credentials: CREATED_CREDS }),
+    begin_sign_in: () => CONSENT_START,
+    // The person approves in the browser: the callback arrives and the test runs.
+    finish_sign_in: async (a): Promise<SignInResult> => {
+      await new Promise((r) => setTimeout(r, 5));
+      for (const c of RESULT_OK.checks) send(a, "onCheck", c);
+      return { ...RESULT_OK, parity: PARITY_SAFE };
+    },
+    save_connection: (a) => saved(String(a.name), Boolean(a.sessionOnly)),
+  });
 }
 
-afterEach(teardown);
+let actions = 0;
+async function act(testid: string): Promise<void> {
+  actions++;
+  await click(testid);
+}
 
-describe("happy path", () => {
-  it("walks instance → plugins → register → client → consent → result and saves", async () => {
-    const finish = deferred<ConnectionResult>();
-    const h = await setup({ finish_consent: () => finish.promise });
+function currentStep(): string | null {
+  return el("step-indicator").querySelector('[aria-current="step"]')?.getAttribute("data-step") ?? null;
+}
 
-    // Step 1: prefilled from app_state, exactly one step visible, no error, no demo banner.
-    expect(h.callsTo("app_state")).toHaveLength(1);
-    expect(visibleSteps()).toEqual(["step-instance"]);
-    expect(isVisible("error")).toBe(false);
-    expect(isVisible("demo-banner")).toBe(false);
-    expect(input("instance-input").value).toBe(APP_STATE.instance);
-    expect($("step-indicator").querySelector('[aria-current="step"]')?.textContent).toContain("Instance");
+async function focusedOn(heading: string): Promise<void> {
+  await until(() => expect(document.activeElement).toBe(el(heading)));
+}
 
-    type("instance-input", "acme");
-    click("instance-next");
-    await waitVisible("step-plugins");
-    expect(h.callsTo("set_instance")[0].args).toEqual({ instance: "acme" });
-    // The normalised URL is shown and written back into the field.
-    expect(text("current-instance-url")).toBe("https://acme.service-now.com/");
-    expect(input("instance-input").value).toBe("https://acme.service-now.com/");
+async function migrateFromInstance(): Promise<void> {
+  expect(el<HTMLInputElement>("instance-input").value).toBe("http://127.0.0.1:41234/");
+  await focusedOn("instance-heading");
+  await act("instance-next");
+  await until(() => expect(currentStep()).toBe("plugins"));
+  await focusedOn("plugins-heading");
+  await until(() => expect(text("preflight-summary")).toContain("2 passed"));
+  await act("plugins-next");
+  await until(() => expect(has("register-create")).toBe(true));
+  await focusedOn("register-heading");
+  await act("register-create");
+  await until(() => expect(text("created-client-id")).toBe(CREATED.client_id));
+  await act("register-next");
+  await until(() => expect(has("connected-as")).toBe(true));
+  expect(currentStep()).toBe("test");
+  expect(text("connected-as")).toBe("Connected as Integration Service (svc.integration)");
+  expect(el("parity-verdict").getAttribute("data-safe")).toBe("true");
+  expect(el<HTMLInputElement>("save-name").value).toBe("127.0.0.1-41234");
+  await act("save-connection");
+  await until(() => expect(has("handoff-card")).toBe(true));
+  expect(currentStep()).toBe("save");
+  expect(text("save-status")).toBe("Saved 127.0.0.1-41234 in the keychain");
+}
 
-    // Step 2: advisory checklist, three checkboxes with class "check", links from registration_info.
-    expect(document.querySelectorAll("#step-plugins input.check")).toHaveLength(3);
-    await vi.waitFor(() => expect(h.callsTo("registration_info")).toHaveLength(1));
-    await vi.waitFor(() => expect(button("plugins-next").disabled).toBe(false));
-    expect($("plugin-links").querySelectorAll("li")).toHaveLength(REGISTRATION.links.length);
-    click("plugins-next"); // nothing ticked: still allowed
-    await waitVisible("step-register");
-    expect(h.callsTo("registration_info")).toHaveLength(1); // not fetched twice
-
-    // Step 3: redirect URL, steps and links from Rust.
-    expect(text("redirect-url")).toBe(REGISTRATION.redirect_url);
-    const steps = Array.from($("register-steps").querySelectorAll("li")).map((li) => li.textContent);
-    expect(steps).toEqual(REGISTRATION.steps);
-    expect($("register-links").textContent).toContain(REGISTRATION.links[0].url);
-    click("register-next");
-    await waitVisible("step-client");
-
-    // Step 4: prefilled client id; confidential client by default.
-    expect(input("client-id").value).toBe(APP_STATE.client_id);
-    expect(input("public-client").checked).toBe(false);
-    expect(isVisible("client-secret")).toBe(true);
-    type("client-secret", "top-secret");
-    click("client-next");
-    await waitVisible("step-consent");
-    expect(h.callsTo("set_client")[0].args).toEqual({
-      clientId: "seeded-client",
-      clientSecret: "top-secret",
-      publicClient: false,
-    });
-
-    // Step 5: consent.
-    expect(isVisible("authorize-box")).toBe(false);
-    click("consent-start");
-    await vi.waitFor(() => expect(text("authorize-url")).toBe(CONSENT.authorize_url));
-    expect(isVisible("authorize-url")).toBe(true);
-    expect(isVisible("browser-error")).toBe(false);
-    expect(text("consent-status")).toBe("Waiting for you to approve in the browser…");
-    expect(button("consent-start").disabled).toBe(true);
-    expect(button("consent-cancel").disabled).toBe(false);
-    expect(button("consent-back").disabled).toBe(true);
-    expect(h.callsTo("finish_consent")).toHaveLength(1);
-    finish.resolve(RESULT);
-
-    // Step 6: result.
-    await waitVisible("step-result");
-    expect(text("connected-as")).toBe("Connected as Integration Service (svc.integration)");
-    expect(text("connected-as").startsWith("Connected as ")).toBe(true);
-    expect(text("test-instance")).toBe(RESULT.instance);
-    expect(text("test-latency")).toBe("42 ms");
-    const items = Array.from($("checks").querySelectorAll("li"));
-    expect(items).toHaveLength(3);
-    expect(items[0].textContent).toContain("Token refresh");
-    expect(items[0].textContent).toContain("✓");
-    expect(items[0].textContent).toContain("12 ms");
-    expect(items[2].textContent).toContain("✗");
-    expect(items[2].textContent).toContain("forbidden");
-    expect(input("save-name").value).toBe("acme.service-now.com");
-    expect(isVisible("keep-session")).toBe(false);
-    expect($("step-indicator").querySelectorAll("li.done")).toHaveLength(5);
-
-    click("save-connection");
-    await vi.waitFor(() => expect(text("save-status")).toBe("Saved. Refresh token is in the system keychain."));
-    expect(h.callsTo("save_connection")[0].args).toEqual({ name: "acme.service-now.com", sessionOnly: false });
-    expect(isVisible("keep-session")).toBe(false);
-    expect(isVisible("error")).toBe(false);
-    expect(visibleSteps()).toEqual(["step-result"]);
-  });
-
-  it("shows the demo banner with demo_note in demo mode", async () => {
-    const note = "Demo mode: a simulated ServiceNow instance runs inside the app.";
-    await setup({
-      app_state: () => ({ ...APP_STATE, demo: true, instance: "http://127.0.0.1:4010/", demo_note: note }),
-    });
-    expect(isVisible("demo-banner")).toBe(true);
-    expect(text("demo-banner")).toBe(note);
-    expect(input("instance-input").value).toBe("http://127.0.0.1:4010/");
-  });
-
-  it("shows an app_state failure in the error box", async () => {
-    await setup({ app_state: () => Promise.reject(ipcError("internal", "state unavailable")) });
-    expect(isVisible("error")).toBe(true);
-    expect(text("error-code")).toBe("internal");
-  });
-});
-
-describe("errors", () => {
-  it("shows invalid_instance_url from set_instance and clears it on the next transition", async () => {
-    let fail = true;
-    const h = await setup({
-      set_instance: () =>
-        fail
-          ? Promise.reject(
-              ipcError("invalid_instance_url", "'acme corp' is not a valid instance", "Enter a name like acme"),
-            )
-          : { instance: "https://acme.service-now.com/", host: "acme.service-now.com" },
-    });
-    type("instance-input", "acme corp");
-    click("instance-next");
-    await vi.waitFor(() => expect(isVisible("error")).toBe(true));
-    expect(text("error-code")).toBe("invalid_instance_url");
-    expect(text("error-message")).toBe("'acme corp' is not a valid instance");
-    expect(text("error-remediation")).toBe("Enter a name like acme");
-    expect($("error").getAttribute("role")).toBe("alert");
-    expect(visibleSteps()).toEqual(["step-instance"]);
-    expect(button("instance-next").disabled).toBe(false);
-
-    fail = false;
-    type("instance-input", "acme");
-    click("instance-next");
-    await waitVisible("step-plugins");
-    expect(isVisible("error")).toBe(false);
-    expect(text("error-code")).toBe("");
-    expect(h.callsTo("set_instance")).toHaveLength(2);
-  });
-
-  it("hides the remediation line when remediation is null", async () => {
-    await setup({ set_instance: () => Promise.reject(ipcError("insecure_url_refused", "http is refused", null)) });
-    click("instance-next");
-    await vi.waitFor(() => expect(text("error-code")).toBe("insecure_url_refused"));
-    expect(isVisible("error-remediation")).toBe(false);
-  });
-
-  it("normalises a non-IpcError rejection (e.g. an ACL string) into an error code", async () => {
-    await setup({ set_instance: () => Promise.reject("Command set_instance not allowed by ACL") });
-    click("instance-next");
-    await vi.waitFor(() => expect(text("error-code")).toBe("unexpected_error"));
-    expect(text("error-message")).toBe("Command set_instance not allowed by ACL");
-  });
-});
-
-describe("client secret", () => {
-  it("clears the secret field after set_client and never keeps the secret in wizard state", async () => {
-    const setClient = deferred<unknown>();
-    const h = await setup({ set_client: () => setClient.promise });
-    click("instance-next");
-    await waitVisible("step-plugins");
-    await vi.waitFor(() => expect(button("plugins-next").disabled).toBe(false));
-    click("plugins-next");
-    await waitVisible("step-register");
-    click("register-next");
-    await waitVisible("step-client");
-
-    const secret = "very-secret-9f8e7d";
-    type("client-id", "my-client");
-    type("client-secret", secret);
-    click("client-next");
-    // While the call is in flight the button is disabled.
-    expect(button("client-next").disabled).toBe(true);
-    expect(h.callsTo("set_client")).toHaveLength(1);
-    expect(h.callsTo("set_client")[0].args.clientSecret).toBe(secret);
-    setClient.resolve({ client_id: "my-client", public_client: false, has_secret: true });
-    await waitVisible("step-consent");
-
-    expect(input("client-secret").value).toBe("");
-    expect(JSON.stringify(h.wizard.state)).not.toContain(secret);
-    expect(document.body.innerHTML).not.toContain(secret);
-    expect(h.wizard.state.client).toEqual({ client_id: "my-client", public_client: false, has_secret: true });
-  });
-
-  it("also clears the secret when set_client fails", async () => {
-    const h = await setup({
-      set_client: () => Promise.reject(ipcError("invalid_client_id", "Client ID is empty", "Paste the Client ID")),
-    });
-    click("instance-next");
-    await waitVisible("step-plugins");
-    await vi.waitFor(() => expect(button("plugins-next").disabled).toBe(false));
-    click("plugins-next");
-    await waitVisible("step-register");
-    click("register-next");
-    await waitVisible("step-client");
-    type("client-secret", "oops-secret");
-    click("client-next");
-    await vi.waitFor(() => expect(text("error-code")).toBe("invalid_client_id"));
-    expect(input("client-secret").value).toBe("");
-    expect(visibleSteps()).toEqual(["step-client"]);
-    expect(JSON.stringify(h.wizard.state)).not.toContain("oops-secret");
-  });
-
-  it("public client hides the secret field and sends clientSecret null", async () => {
-    const h = await setup();
-    click("instance-next");
-    await waitVisible("step-plugins");
-    await vi.waitFor(() => expect(button("plugins-next").disabled).toBe(false));
-    click("plugins-next");
-    await waitVisible("step-register");
-    click("register-next");
-    await waitVisible("step-client");
-
-    type("client-secret", "typed-before-ticking");
-    expect(isVisible("public-note")).toBe(false);
-    const box = input("public-client");
-    box.checked = true;
-    box.dispatchEvent(new Event("change", { bubbles: true }));
-    expect(isVisible("client-secret")).toBe(false);
-    expect(input("client-secret").disabled).toBe(true);
-    expect(isVisible("public-note")).toBe(true);
-    expect(text("public-note")).toBe("Public client: PKCE, no secret");
-
-    click("client-next");
-    await waitVisible("step-consent");
-    expect(h.callsTo("set_client")[0].args).toEqual({
-      clientId: "seeded-client",
-      clientSecret: null,
-      publicClient: true,
-    });
-  });
-
-  it("prefills the public-client checkbox from app_state", async () => {
-    await setup({ app_state: () => ({ ...APP_STATE, public_client: true, client_id: "pkce-client" }) });
-    expect(input("public-client").checked).toBe(true);
-    expect(input("client-id").value).toBe("pkce-client");
-    expect(isVisible("secret-field")).toBe(false);
-  });
-});
-
-describe("consent", () => {
-  it("shows consent_denied, lets the user retry, then succeeds", async () => {
-    let attempt = 0;
-    const h = await setup({
-      finish_consent: () => {
-        attempt += 1;
-        return attempt === 1
-          ? Promise.reject(ipcError("consent_denied", "You clicked Deny", "Click Allow on the consent page"))
-          : RESULT;
-      },
-    });
-    await walkToConsent();
-    click("consent-start");
-    await vi.waitFor(() => expect(text("error-code")).toBe("consent_denied"));
-    expect(text("error-remediation")).toBe("Click Allow on the consent page");
-    expect(visibleSteps()).toEqual(["step-consent"]);
-    expect(button("consent-start").disabled).toBe(false);
-    expect(button("consent-cancel").disabled).toBe(true);
-    expect(text("consent-status")).toBe("");
-
-    click("consent-start");
-    await waitVisible("step-result");
-    expect(h.callsTo("begin_consent")).toHaveLength(2);
-    expect(h.callsTo("finish_consent")).toHaveLength(2);
-    expect(isVisible("error")).toBe(false);
-    expect(text("connected-as")).toBe("Connected as Integration Service (svc.integration)");
-  });
-
-  it("shows a begin_consent error (callback_port_in_use) without calling finish_consent", async () => {
-    const h = await setup({
-      begin_consent: () => Promise.reject(ipcError("callback_port_in_use", "Port 53682 is busy", "Close the other app")),
-    });
-    await walkToConsent();
-    click("consent-start");
-    await vi.waitFor(() => expect(text("error-code")).toBe("callback_port_in_use"));
-    expect(h.callsTo("finish_consent")).toHaveLength(0);
-    expect(button("consent-start").disabled).toBe(false);
-  });
-
-  it("cancel calls cancel_consent and the cancelled rejection is shown; retry is possible", async () => {
-    const finish = deferred<ConnectionResult>();
-    const h = await setup({
-      finish_consent: () => finish.promise,
-      cancel_consent: () => {
-        finish.reject(ipcError("cancelled", "Sign-in was cancelled"));
-        return null;
-      },
-    });
-    await walkToConsent();
-    click("consent-start");
-    await vi.waitFor(() => expect(button("consent-cancel").disabled).toBe(false));
-    click("consent-cancel");
-    await vi.waitFor(() => expect(text("error-code")).toBe("cancelled"));
-    expect(h.callsTo("cancel_consent")).toHaveLength(1);
-    expect(button("consent-start").disabled).toBe(false);
-    expect(visibleSteps()).toEqual(["step-consent"]);
-  });
-
-  it("shows callback_timeout", async () => {
-    await setup({ finish_consent: () => Promise.reject(ipcError("callback_timeout", "No answer in 5 minutes")) });
-    await walkToConsent();
-    click("consent-start");
-    await vi.waitFor(() => expect(text("error-code")).toBe("callback_timeout"));
-  });
-
-  it("shows browser_error and the authorize URL when the browser could not be opened", async () => {
-    const started: ConsentStart = { ...CONSENT, browser_opened: false, browser_error: "xdg-open not found" };
-    await setup({ begin_consent: () => started, finish_consent: () => new Promise(() => {}) });
-    await walkToConsent();
-    click("consent-start");
-    await vi.waitFor(() => expect(isVisible("browser-error")).toBe(true));
-    expect(text("browser-error")).toContain("xdg-open not found");
-    expect(isVisible("authorize-url")).toBe(true);
-    expect(text("authorize-url")).toBe(CONSENT.authorize_url);
-  });
-});
-
-describe("save", () => {
-  async function toResult(overrides: Parameters<typeof setup>[0]) {
-    const h = await setup(overrides);
-    await walkToConsent();
-    click("consent-start");
-    await waitVisible("step-result");
-    return h;
-  }
-
-  it("keychain_unavailable shows #keep-session; clicking it saves with sessionOnly true", async () => {
-    const h = await toResult({
-      save_connection: (a) =>
-        a.sessionOnly
-          ? { name: a.name, stored: "session", profile_path: "/tmp/p.toml" }
-          : Promise.reject(
-              ipcError("keychain_unavailable", "No Secret Service on D-Bus", "Install and unlock gnome-keyring"),
-            ),
-    });
-    type("save-name", "acme-prod");
-    click("save-connection");
-    await vi.waitFor(() => expect(text("error-code")).toBe("keychain_unavailable"));
-    expect(text("error-message")).toBe("No Secret Service on D-Bus");
-    expect(text("error-remediation")).toBe("Install and unlock gnome-keyring");
-    expect(isVisible("keep-session")).toBe(true);
-    expect(text("keep-session")).toBe("Keep for this run only");
-    expect(text("save-status")).toBe(""); // no silent fallback
-    expect(h.callsTo("save_connection")).toHaveLength(1);
-
-    click("keep-session");
-    await vi.waitFor(() => expect(text("save-status")).toBe("Kept for this run only."));
-    expect(h.callsTo("save_connection").map((c) => c.args)).toEqual([
-      { name: "acme-prod", sessionOnly: false },
-      { name: "acme-prod", sessionOnly: true },
+describe("whole flow", () => {
+  it("demo mode, migrate with Create it for me: Start → hand-off card in ≤ 6 actions", async () => {
+    actions = 0;
+    demoBackend();
+    render(App);
+    await until(() => expect(has("demo-banner")).toBe(true));
+    await act("start-migrate");
+    await migrateFromInstance();
+    expect(actions).toBeLessThanOrEqual(6);
+    expect(actions).toBe(6);
+    expect(backend.calls.map((c) => c.cmd).filter((c) => c !== "preview_instance")).toEqual([
+      "app_info", "set_instance", "run_preflight", "registration_guide", "create_endpoint",
+      "begin_sign_in", "finish_sign_in", "save_connection",
     ]);
-    expect(isVisible("keep-session")).toBe(false);
-    expect(isVisible("error")).toBe(false);
-  });
-
-  it("keychain_locked also offers the session-only choice", async () => {
-    await toResult({ save_connection: () => Promise.reject(ipcError("keychain_locked", "The keyring is locked")) });
-    click("save-connection");
-    await vi.waitFor(() => expect(text("error-code")).toBe("keychain_locked"));
-    expect(isVisible("keep-session")).toBe(true);
-  });
-
-  it("other save errors do not offer the session-only choice", async () => {
-    await toResult({ save_connection: () => Promise.reject(ipcError("profile_write_failed", "Disk full")) });
-    click("save-connection");
-    await vi.waitFor(() => expect(text("error-code")).toBe("profile_write_failed"));
-    expect(isVisible("keep-session")).toBe(false);
-  });
-});
-
-describe("clipboard", () => {
-  it("copy buttons call the clipboard plugin and show Copied feedback", async () => {
-    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
-    const h = await setup();
-    click("instance-next");
-    await vi.waitFor(() => expect(isVisible("step-plugins")).toBe(true));
-    await vi.waitFor(() => expect(button("plugins-next").disabled).toBe(false));
-    click("plugins-next");
-    await vi.waitFor(() => expect(isVisible("step-register")).toBe(true));
-
-    click("copy-redirect");
-    await vi.waitFor(() => expect(text("copy-redirect")).toBe("Copied"));
-    const writes = h.callsTo("plugin:clipboard-manager|write_text");
-    expect(writes).toHaveLength(1);
-    expect(writes[0].args.text).toBe(REGISTRATION.redirect_url);
-    expect(text("copy-announce")).toBe("Copied to clipboard");
-    vi.advanceTimersByTime(COPY_FEEDBACK_MS + 10);
-    expect(text("copy-redirect")).toBe("Copy");
-
-    const linkButton = $("register-links").querySelector<HTMLButtonElement>("button.copy")!;
-    linkButton.click();
-    await vi.waitFor(() => expect(h.callsTo("plugin:clipboard-manager|write_text")).toHaveLength(2));
-    expect(h.callsTo("plugin:clipboard-manager|write_text")[1].args.text).toBe(REGISTRATION.links[0].url);
-  });
-
-  it("copy-authorize copies the authorize URL; a clipboard failure is reported on the button", async () => {
-    let failClipboard = false;
-    const h = await setup({
-      finish_consent: () => new Promise(() => {}),
-      "plugin:clipboard-manager|write_text": () => (failClipboard ? Promise.reject("clipboard unavailable") : null),
+    // Nothing was typed: the admin password Rust holds for the demo is kept (null), no basic account ("").
+    expect(backend.calls.find((c) => c.cmd === "set_instance")?.args.req).toMatchObject({
+      admin_username: "admin", admin_password: null, migrating: true, basic_username: null, basic_password: "",
     });
-    await walkToConsent();
-    click("consent-start");
-    await vi.waitFor(() => expect(isVisible("copy-authorize")).toBe(true));
-    click("copy-authorize");
-    await vi.waitFor(() => expect(text("copy-authorize")).toBe("Copied"));
-    expect(h.callsTo("plugin:clipboard-manager|write_text")[0].args.text).toBe(CONSENT.authorize_url);
-
-    failClipboard = true;
-    click("copy-authorize");
-    await vi.waitFor(() => expect(text("copy-authorize")).toBe("Copy failed"));
-    expect(text("copy-announce")).toContain("clipboard unavailable");
-  });
-});
-
-describe("navigation", () => {
-  it("Back returns to the previous step and clears the error", async () => {
-    await setup({ set_client: () => Promise.reject(ipcError("invalid_client_id", "bad")) });
-    click("instance-next");
-    await waitVisible("step-plugins");
-    await vi.waitFor(() => expect(button("plugins-next").disabled).toBe(false));
-    click("plugins-next");
-    await waitVisible("step-register");
-    click("register-next");
-    await waitVisible("step-client");
-    click("client-next");
-    await vi.waitFor(() => expect(isVisible("error")).toBe(true));
-    click("client-back");
-    expect(visibleSteps()).toEqual(["step-register"]);
-    expect(isVisible("error")).toBe(false);
+    await act("wizard-done");
+    expect(screen.getByTestId("start-heading")).toBeTruthy();
   });
 
-  it("Enter in the instance field submits", async () => {
-    const h = await setup();
-    input("instance-input").dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
-    await waitVisible("step-plugins");
-    expect(h.callsTo("set_instance")).toHaveLength(1);
+  it("the same from 'Try the demo instance' (start_demo) is also 6 actions", async () => {
+    actions = 0;
+    demoBackend({ ...DEMO_APP_INFO, demo: null });
+    render(App);
+    await until(() => expect(has("start-demo")).toBe(true));
+    await act("start-demo");
+    await until(() => expect(has("instance-input")).toBe(true));
+    expect(text("demo-banner")).toBe(DEMO_APP_INFO.demo?.note);
+    await migrateFromInstance();
+    expect(actions).toBe(6);
+  });
+
+  it("Back from Consent reaches Credentials with the created client prefilled; Back keeps everything", async () => {
+    demoBackend();
+    let finish: (r: SignInResult) => void = () => {};
+    on({
+      finish_sign_in: () => new Promise<SignInResult>((r) => (finish = r)),
+      cancel_sign_in: () => (finish({ ...RESULT_OK, ok: false, diagnosis: { code: "cancelled", message: "Cancelled.", remediation: null, detail: null } }), null),
+    });
+    render(App);
+    await until(() => expect(el<HTMLButtonElement>("start-migrate").disabled).toBe(false));
+    await click("start-migrate");
+    await click("instance-next");
+    await until(() => expect(has("plugins-next")).toBe(true));
+    await click("plugins-next");
+    await until(() => expect(has("register-create")).toBe(true));
+    await click("register-create");
+    await until(() => expect(has("created-card")).toBe(true));
+    await click("register-next");
+    await until(() => expect(has("consent-cancel")).toBe(true));
+    expect(el<HTMLButtonElement>("nav-back").disabled).toBe(true);
+    await click("consent-cancel");
+    await until(() => expect(has("consent-cancelled")).toBe(true));
+    await click("nav-back");
+    expect(currentStep()).toBe("credentials");
+    await focusedOn("credentials-heading");
+    expect(el<HTMLInputElement>("method-oauth-code").checked).toBe(true);
+    expect(el<HTMLInputElement>("client-id").value).toBe(CREATED.client_id);
+    expect(text("client-secret-note")).toContain("stays in snconnect");
+    await click("nav-back");
+    expect(text("created-client-id")).toBe(CREATED.client_id);
+    await click("nav-back");
+    await click("nav-back");
+    expect(el<HTMLInputElement>("instance-input").value).toBe("http://127.0.0.1:41234/");
+    expect(el<HTMLInputElement>("admin-username").value).toBe("admin");
+    expect(text("admin-password-held")).toBe("held in memory — type to replace");
   });
 });

@@ -1,72 +1,75 @@
-// The typed wrappers send exactly the argument names the Rust commands expect.
-import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import * as ipc from "../src/ipc";
+import { describe, expect, it } from "vitest";
+import * as ipc from "../src/lib/ipc";
+import { FakeChannel, backend, ipcError, on, send } from "./backend";
+import { CHECKS, PF_PLUGIN } from "./fixtures";
 
-let calls: { cmd: string; args: unknown }[] = [];
-
-beforeEach(() => {
-  calls = [];
-  mockIPC((cmd, args) => {
-    calls.push({ cmd, args });
-    if (cmd === "set_instance") return { instance: "https://acme.service-now.com/", host: "acme.service-now.com" };
-    if (cmd === "finish_consent") throw { code: "consent_denied", message: "Denied", remediation: null };
-    if (cmd === "begin_consent") throw { code: "browser_unavailable", message: "No browser" };
-    if (cmd === "cancel_consent") throw new Error("boom");
-    return null;
-  });
-});
-afterEach(() => clearMocks());
-
-describe("ipc wrappers", () => {
-  it("send the documented command names and argument keys", async () => {
-    await ipc.appState();
-    await ipc.setInstance("acme");
-    await ipc.registrationInfo();
-    await ipc.setClient("cid", "sec", false);
-    await ipc.setClient("cid", null, true);
-    await ipc.saveConnection("acme", true);
-    expect(calls).toEqual([
-      { cmd: "app_state", args: {} },
-      { cmd: "set_instance", args: { instance: "acme" } },
-      { cmd: "registration_info", args: {} },
-      { cmd: "set_client", args: { clientId: "cid", clientSecret: "sec", publicClient: false } },
-      { cmd: "set_client", args: { clientId: "cid", clientSecret: null, publicClient: true } },
-      { cmd: "save_connection", args: { name: "acme", sessionOnly: true } },
+describe("lib/ipc", () => {
+  it("each wrapper calls its command with camelCase args", async () => {
+    for (const cmd of [
+      "app_info", "start_demo", "preview_instance", "set_instance", "manual_checklist", "registration_guide", "create_endpoint",
+      "remove_endpoint", "check_redirects", "set_credentials", "paste_redirect", "cancel_sign_in", "save_connection",
+      "copy_handoff_secret", "list_connections", "reset_wizard",
+    ]) {
+      on({ [cmd]: () => null });
+    }
+    await ipc.appInfo();
+    await ipc.startDemo();
+    await ipc.previewInstance("acme");
+    await ipc.manualChecklist();
+    await ipc.registrationGuide();
+    await ipc.createEndpoint("n", true);
+    await ipc.removeEndpoint();
+    await ipc.checkRedirects("cid");
+    await ipc.pasteRedirect("http://127.0.0.1/callback?code=1");
+    await ipc.cancelSignIn();
+    await ipc.saveConnection("p", false);
+    await ipc.copyHandoffSecret();
+    await ipc.listConnections();
+    await ipc.resetWizard();
+    expect(backend.calls.map((c) => [c.cmd, c.args])).toEqual([
+      ["app_info", {}],
+      ["start_demo", {}],
+      ["preview_instance", { input: "acme" }],
+      ["manual_checklist", {}],
+      ["registration_guide", {}],
+      ["create_endpoint", { name: "n", publicClient: true }],
+      ["remove_endpoint", {}],
+      ["check_redirects", { clientId: "cid" }],
+      ["paste_redirect", { url: "http://127.0.0.1/callback?code=1" }],
+      ["cancel_sign_in", {}],
+      ["save_connection", { name: "p", sessionOnly: false }],
+      ["copy_handoff_secret", {}],
+      ["list_connections", {}],
+      ["reset_wizard", {}],
     ]);
   });
 
-  it("returns the command's value", async () => {
-    await expect(ipc.setInstance("acme")).resolves.toEqual({
-      instance: "https://acme.service-now.com/",
-      host: "acme.service-now.com",
+  it("long commands take a Channel whose messages reach the callback", async () => {
+    const got: unknown[] = [];
+    on({
+      run_preflight: (a) => (send(a, "onCheck", PF_PLUGIN), "report"),
+      begin_sign_in: (a) => (expect(a.onEvent).toBeInstanceOf(FakeChannel), "start"),
+      finish_sign_in: (a) => (send(a, "onCheck", CHECKS[0]), "result"),
     });
+    expect(await ipc.runPreflight("password", (c) => got.push(c))).toBe("report");
+    expect(backend.calls[0].args.grant).toBe("password");
+    expect(await ipc.beginSignIn()).toBe("start");
+    expect(await ipc.finishSignIn((c) => got.push(c))).toBe("result");
+    expect(got).toEqual([PF_PLUGIN, CHECKS[0]]);
   });
 
-  it("rejects with an IpcError, keeping code and filling a missing remediation with null", async () => {
-    await expect(ipc.finishConsent()).rejects.toEqual({ code: "consent_denied", message: "Denied", remediation: null });
-    await expect(ipc.beginConsent()).rejects.toEqual({
-      code: "browser_unavailable",
-      message: "No browser",
-      remediation: null,
-    });
-  });
-
-  it("turns a thrown Error into unexpected_error", async () => {
-    await expect(ipc.cancelConsent()).rejects.toEqual({ code: "unexpected_error", message: "boom", remediation: null });
+  it("rejections become IpcError; anything else becomes usage_error with the text as detail", async () => {
+    on({ a: () => Promise.reject(ipcError("dns_failure", "acme.service-now.com")), b: () => Promise.reject("Command b not allowed by ACL") });
+    await expect(ipc.appInfo.call(null)).rejects.toMatchObject({ code: "usage_error" }); // no mock for app_info
+    await expect(invokeVia("a")).rejects.toEqual(ipcError("dns_failure", "acme.service-now.com"));
+    await expect(invokeVia("b")).rejects.toMatchObject({ code: "usage_error", detail: "Command b not allowed by ACL" });
+    expect(ipc.toIpcError(new Error("x"))).toMatchObject({ code: "usage_error", detail: "x" });
+    expect(ipc.toIpcError({ code: "ok", message: "m" })).toEqual({ code: "ok", message: "m", remediation: null, detail: null });
   });
 });
 
-describe("toIpcError", () => {
-  it("passes IpcErrors through", () => {
-    const e = { code: "keychain_locked", message: "Locked", remediation: "Unlock it" };
-    expect(ipc.toIpcError(e)).toEqual(e);
-    expect(ipc.isIpcError(e)).toBe(true);
-  });
-  it("wraps strings and odd values", () => {
-    expect(ipc.toIpcError("nope")).toEqual({ code: "unexpected_error", message: "nope", remediation: null });
-    expect(ipc.toIpcError({ code: 3 }).code).toBe("unexpected_error");
-    expect(ipc.toIpcError(undefined).message).toBeTruthy();
-    expect(ipc.isIpcError({ code: "x" })).toBe(false);
-  });
-});
+/** Route a wrapper to a test command: previewInstance's handler stands in. */
+async function invokeVia(cmd: string): Promise<unknown> {
+  on({ preview_instance: backend.handlers[cmd] });
+  return ipc.previewInstance("x");
+}

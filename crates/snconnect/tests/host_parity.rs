@@ -36,9 +36,18 @@ async fn every_case_ends_in_the_same_code_as_in_the_window() {
         };
         let mut cmd = snconnect(home.path(), Some(sim.ca_file().unwrap()));
         cmd.args(["--json", "verify", "--instance", sim.base_url().as_str()])
-            .args(["--redirect-port", &port.to_string(), "--consent-timeout", "3"])
+            .args([
+                "--redirect-port",
+                &port.to_string(),
+                "--consent-timeout",
+                "3",
+            ])
             .args(["--client-id", &client_id, "--auth"])
-            .arg(if public { "oauth-code-pkce" } else { "oauth-code" })
+            .arg(if public {
+                "oauth-code-pkce"
+            } else {
+                "oauth-code"
+            })
             .env("STANDIN_MODE_FILE", &mode_file);
         if let Some(s) = case["secret"].as_str() {
             cmd.env("SNCONNECT_CLIENT_SECRET", s);
@@ -54,6 +63,10 @@ async fn every_case_ends_in_the_same_code_as_in_the_window() {
             case["name"]
         );
         // The checks up to the failure are kept, whatever the failure.
-        assert_eq!(json["checks"][0]["name"], "consent", "{}: {json}", case["name"]);
+        assert_eq!(
+            json["checks"][0]["name"], "consent",
+            "{}: {json}",
+            case["name"]
+        );
     }
 }

@@ -1,0 +1,222 @@
+"""Shared pieces of the WebDriver suite: one app session per scenario, controls found by
+`data-testid`, user actions counted, a screenshot of every step, every IPC response recorded
+for the secret scan, and the embedded simulator's control and Table APIs.
+"""
+
+import base64
+import json
+import os
+import time
+import urllib.request
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.support.ui import WebDriverWait
+
+APP = os.environ["TAURI_APP"]
+ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS", "artifacts"))
+HOME = Path(os.environ["HOME"])
+REDIRECT_PORT = os.environ["SNCONNECT_REDIRECT_PORT"]
+MODE_FILE = Path(os.environ["STANDIN_MODE_FILE"])
+DEMO_ADMIN = ("admin", "Admin#1234")  # the simulator's seeded demo account (its login page shows it)
+
+# `__TAURI_INTERNALS__.invoke` is non-writable (the page cannot hook IPC), so record one layer
+# down: Tauri's IPC transport is a fetch to the `ipc` custom protocol. Every response body
+# (and rejection) the window receives is kept.
+RECORD_IPC = """
+if (window.__ipcLog) { return 'already'; }
+window.__ipcLog = [];
+const original = window.fetch.bind(window);
+window.fetch = async (input, init) => {
+  const url = typeof input === 'string' ? input : (input && input.url) || String(input);
+  const response = await original(input, init);
+  if (/^(ipc:|https?:\\/\\/ipc\\.localhost)/.test(url)) {
+    const body = await response.clone().text();
+    window.__ipcLog.push({cmd: decodeURIComponent(url.split('/').pop()), status: response.status, body});
+  }
+  return response;
+};
+return window.fetch === original ? 'not-installed' : 'installed';
+"""
+
+INVOKE = """
+const done = arguments[arguments.length - 1];
+window.__TAURI_INTERNALS__.invoke(arguments[0], arguments[1] || {})
+  .then((v) => done({ok: v}), (e) => done({err: e}));
+"""
+
+# Every IPC response of every scenario, for the final scan.
+IPC_BODIES = []
+
+
+def step(msg):
+    print(f"[e2e] {msg}", flush=True)
+
+
+def browser(mode):
+    """What the browser stand-in does at its next launch: allow, deny, stall, capture FILE."""
+    MODE_FILE.write_text(mode + "\n")
+
+
+class Session:
+    """One launch of the app (tauri-driver starts it for the session, ends it on quit)."""
+
+    def __init__(self, scenario, args=("--demo",)):
+        self.scenario = scenario
+        self.actions = 0
+        self.shots = 0
+        opts = ArgOptions()
+        opts.set_capability("browserName", "wry")
+        opts.set_capability("tauri:options", {"application": APP, "args": list(args)})
+        self.driver = webdriver.Remote(command_executor="http://127.0.0.1:4444", options=opts)
+        self.wait = WebDriverWait(self.driver, 30, ignored_exceptions=(StaleElementReferenceException,))
+        self.wait_tid("start-migrate")
+        installed = self.driver.execute_script(RECORD_IPC)
+        assert installed == "installed", f"could not record IPC responses: {installed}"
+        info = self.invoke("app_info")
+        self.info = info
+        self.instance = (info.get("demo") or {}).get("instance")
+
+    # ------------------------------------------------------------------ controls
+
+    def css(self, tid):
+        return f'[data-testid="{tid}"]'
+
+    def find(self, tid):
+        return self.driver.find_element(By.CSS_SELECTOR, self.css(tid))
+
+    def all(self, prefix):
+        return self.driver.find_elements(By.CSS_SELECTOR, f'[data-testid^="{prefix}"]')
+
+    def exists(self, tid):
+        return bool(self.driver.find_elements(By.CSS_SELECTOR, self.css(tid)))
+
+    def wait_tid(self, tid, timeout=30):
+        WebDriverWait(self.driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, self.css(tid))
+            and d.find_element(By.CSS_SELECTOR, self.css(tid)).is_displayed()
+        )
+        return self.find(tid)
+
+    def wait_text(self, tid, predicate, timeout=30):
+        WebDriverWait(self.driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, self.css(tid))
+            and predicate(d.find_element(By.CSS_SELECTOR, self.css(tid)).text)
+        )
+        return self.find(tid).text
+
+    def click(self, tid, count=True, timeout=30):
+        """A user action: a click on an enabled control."""
+        el = self.wait_tid(tid, timeout)
+        WebDriverWait(self.driver, timeout).until(lambda d: self.find(tid).is_enabled())
+        self.find(tid).click()
+        if count:
+            self.actions += 1
+        return el
+
+    def type(self, tid, text, submit=False):
+        """Typing is not an action; submitting the field with Enter is."""
+        el = self.wait_tid(tid)
+        el.clear()
+        el.send_keys(text)
+        if submit:
+            el.send_keys(Keys.ENTER)
+            self.actions += 1
+        return el
+
+    def select(self, tid, value):
+        el = self.wait_tid(tid)
+        self.driver.execute_script(
+            "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('change', {bubbles: true}));",
+            el,
+            value,
+        )
+
+    def shot(self, name):
+        """A screenshot of the current step in artifacts/ (two frames after the last change)."""
+        self.driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "requestAnimationFrame(() => requestAnimationFrame(() => done(true)));"
+        )
+        self.shots += 1
+        path = ARTIFACTS / f"{self.scenario}-{self.shots:02d}-{name}.png"
+        self.driver.save_screenshot(str(path))
+        return path
+
+    def invoke(self, cmd, args=None):
+        r = self.driver.execute_async_script(INVOKE, cmd, args or {})
+        if "err" in r:
+            raise AssertionError(f"{cmd} rejected: {r['err']}")
+        return r["ok"]
+
+    # ------------------------------------------------------------------ simulator
+
+    def sim(self, path, body=None):
+        """The embedded simulator's control API (reserved path, never on a real instance)."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.instance.rstrip("/") + path, data=data, method="POST" if data else "GET")
+        req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            text = r.read()
+        return json.loads(text) if text else None
+
+    def table(self, path, method="GET", body=None):
+        """The simulator's Table API as the demo admin."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.instance.rstrip("/") + "/api/now/table/" + path, data=data, method=method)
+        token = base64.b64encode(f"{DEMO_ADMIN[0]}:{DEMO_ADMIN[1]}".encode()).decode()
+        req.add_header("Authorization", f"Basic {token}")
+        req.add_header("Accept", "application/json")
+        req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            text = r.read()
+        return json.loads(text) if text else None
+
+    def issued(self):
+        return self.sim("/__snsim/issued")["secrets"]
+
+    # ------------------------------------------------------------------ end
+
+    def close(self, failed=False):
+        try:
+            if failed:
+                self.driver.save_screenshot(str(ARTIFACTS / f"{self.scenario}-failure.png"))
+                (ARTIFACTS / f"{self.scenario}-failure.html").write_text(self.driver.page_source)
+            log = self.driver.execute_script("return JSON.stringify(window.__ipcLog || []);")
+            IPC_BODIES.append(log)
+        except WebDriverException:
+            pass
+        finally:
+            self.driver.quit()
+
+
+def scan(secrets, logs):
+    """No secret in any IPC response, log, or file under HOME (the keyring file included: it
+    is encrypted at rest, so no value may show in it either)."""
+    haystacks = [(f"IPC responses {i}", b) for i, b in enumerate(IPC_BODIES)]
+    for log in logs:
+        if log.exists():
+            haystacks.append((str(log), log.read_text(errors="replace")))
+    files = 0
+    for path in HOME.rglob("*"):
+        if path.is_file():
+            files += 1
+            haystacks.append((str(path), path.read_bytes().decode("utf-8", errors="replace")))
+    assert files > 0, "nothing under HOME was scanned"
+    for s in secrets:
+        for name, text in haystacks:
+            assert s not in text, f"a secret ({s[:4]}…) leaked into {name}"
+    return files
+
+
+def wait_until(predicate, timeout=30, what="condition"):
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
