@@ -10,10 +10,11 @@ say() { printf '\n==> %s\n' "$*"; }
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
-# Tauri 2 build dependencies (tauri-on-linux.md §1), D-Bus for the keychain, python for tests.
+# Tauri 2 build dependencies (tauri-on-linux.md §1), D-Bus for the keychain, xdg-open for the
+# links the window opens in the system browser, python for tests.
 PKGS=(build-essential pkg-config curl file libssl-dev libwebkit2gtk-4.1-dev libgtk-3-dev
       librsvg2-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libxdo-dev libdbus-1-dev
-      gnome-keyring dbus dbus-x11 python3 python3-venv)
+      gnome-keyring dbus dbus-x11 xdg-utils python3 python3-venv)
 if [ "$WITH_TESTS" = 1 ]; then
   PKGS+=(xvfb xauth webkit2gtk-driver libsecret-tools x11-utils xclip fonts-dejavu-core)
 fi

@@ -20,12 +20,14 @@ import subprocess
 import sys
 import tempfile
 import traceback
+import urllib.parse
 from pathlib import Path
 
 from e2e_lib import ARTIFACTS, HOME, REDIRECT_PORT, Session, browser, scan, step, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = f"http://127.0.0.1:{REDIRECT_PORT}/callback"
+STANDIN_LOG = Path(__import__("os").environ["STANDIN_LOG"])
 ALL_ISSUED = set()
 
 
@@ -286,6 +288,15 @@ def scenario_d():
         assert code == "plugin_inactive", code
         assert el.find_elements("css selector", '[data-testid="check-fix"]'), "no fix shown"
         s.shot("oauth-plugin-inactive")
+        # Its deep link opens in the system browser (the opener plugin; here the stand-in),
+        # never in the webview.
+        link = el.find_element("css selector", '[data-testid="open-link"]')
+        target = link.get_attribute("data-url")
+        link.click()
+        path = urllib.parse.urlsplit(target).path
+        wait_until(lambda: path in STANDIN_LOG.read_text(), what=f"the system browser to open {path}")
+        assert s.exists("plugins-next"), "the window navigated away"
+        step(f"d: the fix's link {path} opened in the system browser")
         step(f"d: instance_hibernating and {code} shown with their fixes")
         keep_issued(s)
     except Exception:

@@ -1,6 +1,7 @@
 import { render } from "@testing-library/svelte";
 import type { IpcError } from "../src/gen/ipc";
 import { describe, expect, it, vi } from "vitest";
+import CheckList, { type CheckItem } from "../src/components/CheckList.svelte";
 import CopyButton from "../src/components/CopyButton.svelte";
 import ErrorBox from "../src/components/ErrorBox.svelte";
 import Links from "../src/components/Links.svelte";
@@ -119,5 +120,31 @@ describe("StepIndicator", () => {
     expect(current).toHaveLength(1);
     expect(current[0].textContent).toContain("Registration");
     expect(el("step-indicator").querySelectorAll("li.done")).toHaveLength(2);
+  });
+});
+
+describe("CheckList", () => {
+  const fail: CheckItem = {
+    key: "reachable", testid: "preflight-check-reachable", state: "fail", title: "Instance reachable and awake",
+    finding: "HTTP 200, Content-Type \"text/html\"", code: "instance_hibernating", fix: "Wake it at developer.servicenow.com.",
+  };
+  const notRun: CheckItem = {
+    key: "release", testid: "preflight-check-release", state: "unknown", title: "Release",
+    finding: "not checked: The instance is hibernating.", code: "instance_hibernating", fix: "Wake it at developer.servicenow.com.",
+  };
+  const hidden: CheckItem = {
+    key: "roles", testid: "preflight-check-roles", state: "unknown", title: "Roles", finding: "hidden",
+    code: "acl_forbidden", fix: "Ask an admin.",
+  };
+
+  it("an unknown that an earlier failure explains says so, without repeating the fix", () => {
+    render(CheckList, { props: { items: [fail, notRun, hidden], label: "Instance checks" } });
+    expect(el("preflight-check-reachable").textContent).toContain("Wake it at developer.servicenow.com.");
+    expect(el("preflight-check-release").textContent).toContain("Not checked until the failure above is fixed.");
+    expect(el("preflight-check-release").textContent).not.toContain("Wake it");
+    expect(el("preflight-check-release").textContent).not.toContain("may not look");
+    // An ACL-hidden check is the "may not look" kind of unknown, with its own fix.
+    expect(el("preflight-check-roles").textContent).toContain("this account may not look — not a no");
+    expect(el("preflight-check-roles").textContent).toContain("Ask an admin.");
   });
 });

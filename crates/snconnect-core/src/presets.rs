@@ -247,7 +247,7 @@ pub fn handoff_card(
             secret(&mut fields, "Client Secret");
             steps.push("In Qlik Automate, add a new ServiceNow connection (after 23 June 2026 for existing connections).".into());
             steps.push(
-                "Enter the instance domain, the Client ID and the Client Secret below.".into(),
+                "Enter the instance domain, the Client ID and the Client Secret above.".into(),
             );
             steps.push("Follow the on-screen authentication flow and click Allow on the ServiceNow consent page.".into());
         }
@@ -260,7 +260,7 @@ pub fn handoff_card(
             fields.push(field("Authorization Token URL", auth_url));
             fields.push(field("Access Token URL", token_url));
             steps.push(
-                "Open the ServiceNow REST connection, OAuth 2.0 tab, and fill in the fields below."
+                "Open the ServiceNow REST connection, OAuth 2.0 tab, and fill in the fields above."
                     .into(),
             );
             steps.push(
@@ -275,7 +275,7 @@ pub fn handoff_card(
             steps.push(
                 "Inside any ServiceNow integration action, select New Authentication.".into(),
             );
-            steps.push("Enter the values below and select Save.".into());
+            steps.push("Enter the values above and select Save.".into());
         }
         Target::Automate365 => {
             fields.push(field("Connection Name", "ServiceNow"));
@@ -284,7 +284,7 @@ pub fn handoff_card(
             secret(&mut fields, "Client Secret");
             steps.push("BindTuning App > Automate365 > Connections > Create connection + > ServiceNow > OAuth 2.0.".into());
             steps.push(
-                "Fill in the values below; the connection list shows Connected when it works."
+                "Fill in the values above; the connection list shows Connected when it works."
                     .into(),
             );
         }
