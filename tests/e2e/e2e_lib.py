@@ -128,6 +128,20 @@ class Session:
             self.actions += 1
         return el
 
+    def key_to(self, tid, key=Keys.ENTER, limit=60):
+        """Keyboard only: Tab (then Shift+Tab) from wherever focus is until `tid` has it, then
+        press `key`. Proves the control is reachable and works without a mouse."""
+        self.wait_tid(tid)
+        for direction in (Keys.TAB, Keys.SHIFT + Keys.TAB):
+            for _ in range(limit):
+                active = self.driver.switch_to.active_element
+                if active.get_attribute("data-testid") == tid:
+                    active.send_keys(key)
+                    self.actions += 1
+                    return
+                active.send_keys(direction)
+        raise AssertionError(f"{tid} cannot be reached with the keyboard")
+
     def select(self, tid, value):
         el = self.wait_tid(tid)
         self.driver.execute_script(
@@ -181,6 +195,13 @@ class Session:
 
     # ------------------------------------------------------------------ end
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close(failed=exc_type is not None)
+        return False
+
     def close(self, failed=False):
         try:
             if failed:
@@ -194,9 +215,14 @@ class Session:
             self.driver.quit()
 
 
-def scan(secrets, logs):
+def scan(secrets, logs, required=("set_instance",)):
     """No secret in any IPC response, log, or file under HOME (the keyring file included: it
     is encrypted at rest, so no value may show in it either)."""
+    # The recorded bodies are the real responses (so the scan looks at what the window got).
+    recorded = [json.loads(b) for b in IPC_BODIES]
+    cmds = {e["cmd"] for log in recorded for e in log}
+    for needed in required:
+        assert needed in cmds, f"{needed} was not recorded: {sorted(cmds)}"
     haystacks = [(f"IPC responses {i}", b) for i, b in enumerate(IPC_BODIES)]
     for log in logs:
         if log.exists():

@@ -11,6 +11,7 @@ Scenarios (issue 9's acceptance):
   c  the password grant and client credentials through the wizard
   d  a hibernating instance and an inactive OAuth plugin each show their code and fix
   p  the host-parity cases (tests/host-parity.json) show the same codes as the CLI
+  k  the migration again with the keyboard only (Tab to each control, Enter)
 Then every IPC response, log and file under HOME is scanned for every secret the simulators
 issued. A screenshot of every step goes to $E2E_ARTIFACTS.
 """
@@ -23,7 +24,7 @@ import traceback
 import urllib.parse
 from pathlib import Path
 
-from e2e_lib import ARTIFACTS, HOME, REDIRECT_PORT, Session, browser, scan, step, wait_until
+from e2e_lib import ARTIFACTS, HOME, REDIRECT_PORT, Keys, Session, browser, scan, step, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = f"http://127.0.0.1:{REDIRECT_PORT}/callback"
@@ -66,8 +67,7 @@ def keep_issued(s):
 def scenario_a():
     """Migrate with Create it for me: at most 6 actions from the start screen."""
     browser("allow")
-    s = Session("a-migrate")
-    try:
+    with Session("a-migrate") as s:
         s.shot("start")
         to_plugin_check(s)  # actions 1 (Migrate) and 2 (Next)
         assert check_state(s, "oauth_plugin") == "pass", check_state(s, "oauth_plugin")
@@ -122,16 +122,11 @@ def scenario_a():
         wait_until(lambda: clipboard() != copied, timeout=40, what="the clipboard to be cleared after 30 s")
         step("a: the Boomi card's secret was copied by Rust and cleared from the clipboard after 30 s")
         keep_issued(s)
-    except Exception:
-        s.close(failed=True)
-        raise
-    s.close()
 
 
 def scenario_e():
     """Create it for me, then Remove it again: oauth_entity is as it was."""
-    s = Session("e-remove")
-    try:
+    with Session("e-remove") as s:
         before = entities(s)
         to_plugin_check(s)
         s.click("plugins-next")
@@ -145,10 +140,6 @@ def scenario_e():
         assert after == before, f"oauth_entity differs after removal:\n{before}\n{after}"
         step(f"e: oauth_entity has the same {len(after)} records as before")
         keep_issued(s)
-    except Exception:
-        s.close(failed=True)
-        raise
-    s.close()
 
 
 def register_client(s, name, redirect, secret, **extra):
@@ -160,66 +151,61 @@ def register_client(s, name, redirect, secret, **extra):
 def scenario_b():
     """The guided path with a client this test registered itself, and the paste fallback."""
     browser("allow")
-    s = Session("b-guided")
     try:
-        good = register_client(s, "e2e guided", LOOPBACK, "guided-secret-e2e-0001")
-        bad = register_client(s, "e2e wrong redirect", "https://elsewhere.example/cb", "guided-secret-e2e-0002")
-        to_plugin_check(s, "start-new")
-        s.click("plugins-next")
-        s.click("register-guided")
-        s.wait_tid("guide-steps")
-        s.shot("guided-steps")
-        s.type("guided-client-id", bad["client_id"])
-        s.click("guided-check")
-        s.wait_text("redirect-checks", lambda t: "redirect_uri_mismatch" in t)
-        s.shot("guided-mismatch")
-        s.type("guided-client-id", good["client_id"])
-        s.click("guided-check")
-        s.wait_text("redirect-checks", lambda t: "registered" in t.lower() and "redirect_uri_mismatch" not in t)
-        s.shot("guided-registered")
-        s.click("register-next")
-        s.click("method-oauth-code")
-        assert s.find("client-id").get_attribute("value") == good["client_id"]
-        s.type("client-secret", "guided-secret-e2e-0001")
-        s.shot("credentials")
-        s.click("credentials-next")
-        # The browser cannot reach this machine: the stand-in stops at the redirect and the
-        # person pastes the address it ended on.
-        capture = Path(tempfile.mkdtemp()) / "ended-on.txt"
-        browser(f"capture {capture}")
-        s.click("consent-start")
-        s.wait_tid("authorize-url")
-        s.wait_tid("countdown")
-        s.shot("consent-waiting")
-        wait_until(capture.exists, what="the browser to end on the redirect")
-        s.type("paste-input", "https://not-the-callback.example/")
-        s.click("paste-submit")
-        s.wait_text("field-error-paste", lambda t: "whole address" in t)
-        s.shot("paste-rejected")
-        s.type("paste-input", capture.read_text().strip())
-        capture.unlink()
-        s.click("paste-submit")
-        who = connected(s)
-        assert who == "Connected as System Administrator (admin)", who
-        s.shot("connected-after-paste")
-        s.type("save-name", "guided-e2e")
-        s.click("save-connection")
-        s.wait_text("save-status", lambda t: "guided-e2e" in t)
-        s.shot("saved")
-        ALL_ISSUED.update(["guided-secret-e2e-0001", "guided-secret-e2e-0002"])
-        keep_issued(s)
-    except Exception:
-        s.close(failed=True)
-        raise
+        with Session("b-guided") as s:
+            good = register_client(s, "e2e guided", LOOPBACK, "guided-secret-e2e-0001")
+            bad = register_client(s, "e2e wrong redirect", "https://elsewhere.example/cb", "guided-secret-e2e-0002")
+            to_plugin_check(s, "start-new")
+            s.click("plugins-next")
+            s.click("register-guided")
+            s.wait_tid("guide-steps")
+            s.shot("guided-steps")
+            s.type("guided-client-id", bad["client_id"])
+            s.click("guided-check")
+            s.wait_text("redirect-checks", lambda t: "redirect_uri_mismatch" in t)
+            s.shot("guided-mismatch")
+            s.type("guided-client-id", good["client_id"])
+            s.click("guided-check")
+            s.wait_text("redirect-checks", lambda t: "registered" in t.lower() and "redirect_uri_mismatch" not in t)
+            s.shot("guided-registered")
+            s.click("register-next")
+            s.click("method-oauth-code")
+            assert s.find("client-id").get_attribute("value") == good["client_id"]
+            s.type("client-secret", "guided-secret-e2e-0001")
+            s.shot("credentials")
+            s.click("credentials-next")
+            # The browser cannot reach this machine: the stand-in stops at the redirect and the
+            # person pastes the address it ended on.
+            capture = Path(tempfile.mkdtemp()) / "ended-on.txt"
+            browser(f"capture {capture}")
+            s.click("consent-start")
+            s.wait_tid("authorize-url")
+            s.wait_tid("countdown")
+            s.shot("consent-waiting")
+            wait_until(capture.exists, what="the browser to end on the redirect")
+            s.type("paste-input", "https://not-the-callback.example/")
+            s.click("paste-submit")
+            s.wait_text("field-error-paste", lambda t: "whole address" in t)
+            s.shot("paste-rejected")
+            s.type("paste-input", capture.read_text().strip())
+            capture.unlink()
+            s.click("paste-submit")
+            who = connected(s)
+            assert who == "Connected as System Administrator (admin)", who
+            s.shot("connected-after-paste")
+            s.type("save-name", "guided-e2e")
+            s.click("save-connection")
+            s.wait_text("save-status", lambda t: "guided-e2e" in t)
+            s.shot("saved")
+            ALL_ISSUED.update(["guided-secret-e2e-0001", "guided-secret-e2e-0002"])
+            keep_issued(s)
     finally:
         browser("allow")
-    s.close()
 
 
 def scenario_c():
     """The password grant, then client credentials, through the wizard."""
-    s = Session("c-grants")
-    try:
+    with Session("c-grants") as s:
         clients = s.sim("/__snsim/clients")["clients"]
         conf = next(c for c in clients if not c["public_client"])
         admin = s.table("sys_user?sysparm_query=user_name=admin&sysparm_fields=sys_id")["result"][0]
@@ -257,16 +243,11 @@ def scenario_c():
         step("c: password grant and client credentials connected")
         ALL_ISSUED.update([conf["client_secret"], "cc-secret-e2e-0003", "Admin#1234"])
         keep_issued(s)
-    except Exception:
-        s.close(failed=True)
-        raise
-    s.close()
 
 
 def scenario_d():
     """A hibernating instance, then an inactive OAuth plugin: each check shows its code and fix."""
-    s = Session("d-failures")
-    try:
+    with Session("d-failures") as s:
         s.sim("/__snsim/switches", {"instance_state": "hibernating"})
         to_plugin_check(s)
         el = s.find("preflight-check-reachable")
@@ -299,48 +280,62 @@ def scenario_d():
         step(f"d: the fix's link {path} opened in the system browser")
         step(f"d: instance_hibernating and {code} shown with their fixes")
         keep_issued(s)
-    except Exception:
-        s.close(failed=True)
-        raise
-    s.close()
 
 
 def scenario_p():
     """tests/host-parity.json through the window (the CLI runs the same cases)."""
     cases = json.loads((ROOT / "tests/host-parity.json").read_text())["cases"]
-    s = Session("p-host-parity")
     try:
-        clients = s.sim("/__snsim/clients")["clients"]
-        for i, case in enumerate(cases):
-            browser(case["browser"])
-            client = next(c for c in clients if c["public_client"] == (case["client"] == "public"))
-            if i == 0:
-                s.click("start-verify")
-                s.wait_tid("instance-input")
-                s.click("instance-next")
-            method = "oauth-code-pkce" if case["client"] == "public" else "oauth-code"
-            s.click(f"method-{method}")
-            s.type("client-id", client["client_id"])
-            if case["secret"]:
-                s.type("client-secret", case["secret"])
-            s.click("credentials-next")
-            s.click("consent-start")
-            code = s.wait_text("error-code", lambda t: t.strip() != "", timeout=60).strip()
-            s.shot(case["code"])
-            assert code == case["code"], f"{case['name']}: the window shows {code}, the CLI {case['code']}"
-            step(f"p: {case['name']} -> {code} (same as the CLI)")
-            while not s.exists("credentials-next"):
-                s.click("nav-back", count=False)
-        keep_issued(s)
-    except Exception:
-        s.close(failed=True)
-        raise
+        with Session("p-host-parity") as s:
+            clients = s.sim("/__snsim/clients")["clients"]
+            for i, case in enumerate(cases):
+                browser(case["browser"])
+                client = next(c for c in clients if c["public_client"] == (case["client"] == "public"))
+                if i == 0:
+                    s.click("start-verify")
+                    s.wait_tid("instance-input")
+                    s.click("instance-next")
+                method = "oauth-code-pkce" if case["client"] == "public" else "oauth-code"
+                s.click(f"method-{method}")
+                s.type("client-id", client["client_id"])
+                if case["secret"]:
+                    s.type("client-secret", case["secret"])
+                s.click("credentials-next")
+                s.click("consent-start")
+                code = s.wait_text("error-code", lambda t: t.strip() != "", timeout=60).strip()
+                s.shot(case["code"])
+                assert code == case["code"], f"{case['name']}: the window shows {code}, the CLI {case['code']}"
+                step(f"p: {case['name']} -> {code} (same as the CLI)")
+                while not s.exists("credentials-next"):
+                    s.click("nav-back", count=False)
+            keep_issued(s)
     finally:
         browser("allow")
-    s.close()
 
 
-SCENARIOS = [scenario_a, scenario_e, scenario_b, scenario_c, scenario_d, scenario_p]
+def scenario_k():
+    """Keyboard only: the same migration with Tab and Enter, no mouse."""
+    browser("allow")
+    with Session("k-keyboard") as s:
+        s.key_to("start-migrate")
+        wait_until(lambda: s.find("instance-input").get_attribute("value"), what="the demo instance prefilled")
+        s.key_to("instance-next")
+        s.wait_tid("preflight-checks")
+        wait_until(lambda: s.find("plugins-next").is_enabled(), what="preflight to finish")
+        s.key_to("plugins-next")
+        s.key_to("register-create")
+        s.wait_tid("created-card")
+        s.key_to("register-next")
+        connected(s)
+        s.key_to("save-name", Keys.END)  # reach the name field; the prefilled name is kept
+        s.key_to("save-connection")
+        s.wait_text("save-status", lambda t: "keychain" in t.lower())
+        s.shot("keyboard-saved")
+        step(f"k: migrated and saved with the keyboard only ({s.actions} key presses on controls)")
+        keep_issued(s)
+
+
+SCENARIOS = [scenario_a, scenario_e, scenario_b, scenario_c, scenario_d, scenario_p, scenario_k]
 
 
 def main():
@@ -362,7 +357,11 @@ def main():
     if failed == 0:
         logs = [Path(p) for p in __import__("os").environ.get("E2E_SCAN_LOGS", "").split(":") if p]
         try:
-            files = scan(sorted(ALL_ISSUED), logs)
+            # A full run must have recorded the responses that carry results, or the scan proves nothing.
+            required = ("set_instance",) if only else (
+                "set_instance", "run_preflight", "create_endpoint", "check_redirects",
+                "finish_sign_in", "save_connection", "copy_handoff_secret")
+            files = scan(sorted(ALL_ISSUED), logs, required)
             step(f"no secret found in IPC responses, logs or {files} files under {HOME} ({len(ALL_ISSUED)} values)")
             passed += 1
         except AssertionError as e:

@@ -1,7 +1,7 @@
 // Field checks the window can do as you type. Rust validates everything again; these only catch
 // the obvious early and say how to fix it.
 
-import type { AuthMethod, PresetNeed } from "../gen/ipc";
+import type { AuthMethod, CredentialsRequest, PresetNeed } from "../gen/ipc";
 
 /** A field name -> the message naming the fix. Keys are the Rust field names (snake_case). */
 export type FieldErrors = Record<string, string>;
@@ -26,17 +26,11 @@ const FIELD_NAMES: Record<string, string> = {
   scope: "scope",
 };
 
-export interface CredentialsInput {
+/** The credentials form: every field of the generated request type, as the text typed so far
+ *  (derived, so a field added in Rust shows up here as a type error, not as drift). */
+export type CredentialsInput = { [K in Exclude<keyof CredentialsRequest, "method">]: string } & {
   method: AuthMethod;
-  username: string;
-  password: string;
-  client_id: string;
-  client_secret: string;
-  api_key: string;
-  api_key_param: string;
-  api_key_in: string;
-  scope: string;
-}
+};
 
 export interface Held {
   password: boolean;
