@@ -49,6 +49,22 @@ window.__TAURI_INTERNALS__.invoke(arguments[0], arguments[1] || {})
   .then((v) => done({ok: v}), (e) => done({err: e}));
 """
 
+# Every visible control without an accessible name (label, aria-label, aria-labelledby, text).
+UNNAMED_CONTROLS = """
+const bad = [];
+for (const el of document.querySelectorAll('button, input, select, textarea, a[href], [role=button]')) {
+  if (el.type === 'hidden' || el.offsetParent === null) continue;
+  let name = el.getAttribute('aria-label') || '';
+  const by = el.getAttribute('aria-labelledby');
+  if (!name && by) name = by.split(' ').map((id) => (document.getElementById(id) || {}).textContent || '').join(' ');
+  if (!name && el.labels && el.labels.length) name = Array.from(el.labels).map((l) => l.textContent).join(' ');
+  if (!name && (el.tagName === 'BUTTON' || el.tagName === 'A')) name = el.textContent;
+  if (!name) name = el.getAttribute('title') || '';
+  if (!name.trim()) bad.push(el.outerHTML.slice(0, 160));
+}
+return bad;
+"""
+
 # Every IPC response of every scenario, for the final scan.
 IPC_BODIES = []
 
@@ -159,6 +175,8 @@ class Session:
         self.shots += 1
         path = ARTIFACTS / f"{self.scenario}-{self.shots:02d}-{name}.png"
         self.driver.save_screenshot(str(path))
+        unnamed = self.driver.execute_script(UNNAMED_CONTROLS)
+        assert not unnamed, f"controls without an accessible name on {name}: {unnamed}"
         return path
 
     def invoke(self, cmd, args=None):
