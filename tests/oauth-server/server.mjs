@@ -425,6 +425,39 @@ async function handleInteraction(req, res, uid, action) {
   send(res, 400, 'text/html; charset=utf-8', page('Error', '<h1>Error</h1><p id="error">unexpected interaction step</p>'));
 }
 
+// ---- a resource server in ServiceNow's shape, so `snconnect test` can prove a token works --------
+// GET /api/now/ui/user/current_user and GET /api/now/table/<table> accept a live access token of
+// this server (Bearer) and answer like an instance; anything else gets ServiceNow's 401 body.
+
+counters.api_requests = 0;
+counters.api_rejected = 0;
+
+async function handleApi(req, res, pathname) {
+  counters.api_requests += 1;
+  const auth = req.headers.authorization ?? '';
+  const value = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+  const token = value ? await provider.AccessToken.find(value) : undefined;
+  if (!token || token.isExpired) {
+    counters.api_rejected += 1;
+    send(res, 401, 'application/json', JSON.stringify({
+      error: { message: 'User Not Authenticated', detail: 'Required to provide Auth information' },
+      status: 'failure',
+    }));
+    return;
+  }
+  const user = token.accountId ?? token.clientId;
+  if (pathname === '/api/now/ui/user/current_user') {
+    send(res, 200, 'application/json', JSON.stringify({
+      result: { user_sys_id: `sys-${user}`, user_name: user, user_display_name: `Test user ${user}` },
+    }));
+    return;
+  }
+  res.setHeader('X-Total-Count', '1');
+  send(res, 200, 'application/json', JSON.stringify({ result: [{ sys_id: `sys-${user}`, user_name: user }] }));
+}
+
+const API = /^\/api\/now\/(ui\/user\/current_user|table\/[a-z_]+)$/;
+
 const providerCallback = provider.callback();
 const INTERACTION = /^\/interaction\/([A-Za-z0-9_-]+)(?:\/(login|confirm|abort))?$/;
 
@@ -436,6 +469,13 @@ server.on('request', (req, res) => {
       return;
     }
     send(res, 200, 'application/json', `${JSON.stringify(counters)}\n`);
+    return;
+  }
+  if (req.method === 'GET' && API.test(pathname)) {
+    handleApi(req, res, pathname).catch((e) => {
+      process.stderr.write(`oauth-server: api failed: ${e?.stack ?? e}\n`);
+      if (!res.headersSent) send(res, 500, 'application/json', '{"error":{"message":"api failed"}}');
+    });
     return;
   }
   const m = INTERACTION.exec(pathname);

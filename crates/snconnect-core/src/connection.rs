@@ -5,9 +5,7 @@
 //! same code with a [`MemoryStore`](crate::keychain::MemoryStore) and a profile that is never
 //! saved.
 
-use crate::conn_test::{
-    test_connection, ApiAuth, ApiKeyIn, Check, TestReport, DEFAULT_API_KEY_PARAM,
-};
+use crate::conn_test::{test_tables, ApiAuth, ApiKeyIn, Check, TestReport, DEFAULT_API_KEY_PARAM};
 use crate::error::{Code, Diagnosis};
 use crate::instance::InstanceUrl;
 use crate::keychain::{account, SecretStore};
@@ -196,6 +194,8 @@ pub struct Connection {
     api_key: Option<Secret>,
     tokens: Option<TokenManager>,
     admin: Option<AdminCredentials>,
+    /// The tables the test reads (`sys_user` when empty).
+    tables: Vec<String>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -274,7 +274,26 @@ impl Connection {
             api_key,
             tokens,
             admin: None,
+            tables: Vec::new(),
         })
+    }
+
+    /// Tokens shared with other processes through the keychain and this profile file: every
+    /// refresh runs under the profile's cross-process lock and records its token facts there.
+    pub fn shared_with(mut self, profiles: crate::profiles::ProfileStore) -> Self {
+        if let Some(t) = self.tokens.as_mut() {
+            t.share_with(profiles);
+        }
+        self
+    }
+
+    /// The tables the test reads instead of `sys_user` (the ones the integration uses).
+    pub fn with_tables(mut self, tables: Vec<String>) -> Result<Self, Diagnosis> {
+        for t in &tables {
+            crate::conn_test::validate_table(t)?;
+        }
+        self.tables = tables;
+        Ok(self)
     }
 
     /// Admin credentials the probes may use after a generic token refusal.
@@ -286,6 +305,18 @@ impl Connection {
     /// The OAuth client (None for basic and API key).
     pub fn registration(&self) -> Option<&ClientRegistration> {
         self.reg.as_ref()
+    }
+
+    /// The secrets this connection holds, for the redaction guard of reports it produces.
+    pub fn secrets(&self) -> Vec<&Secret> {
+        [
+            self.password.as_ref(),
+            self.api_key.as_ref(),
+            self.reg.as_ref().and_then(|r| r.client_secret.as_ref()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 
     /// The HTTP client this connection uses (the host's one configured client).
@@ -430,7 +461,7 @@ impl Connection {
             return self.test_oauth().await;
         }
         match self.api_auth().await {
-            Ok(auth) => test_connection(&self.http, &self.instance, &auth).await,
+            Ok(auth) => test_tables(&self.http, &self.instance, &auth, &self.tables).await,
             Err(d) => failed_report(&self.instance, Vec::new(), d),
         }
     }
@@ -456,8 +487,13 @@ impl Connection {
                 return failed_report(&self.instance, checks, d);
             }
         };
-        let first =
-            test_connection(&self.http, &self.instance, &ApiAuth::Bearer(token.clone())).await;
+        let first = test_tables(
+            &self.http,
+            &self.instance,
+            &ApiAuth::Bearer(token.clone()),
+            &self.tables,
+        )
+        .await;
         if first.diagnosis.code != Code::AccessTokenRejected {
             checks.extend(first.checks.iter().cloned());
             return TestReport { checks, ..first };
@@ -475,8 +511,13 @@ impl Connection {
                 return failed_report(&self.instance, checks, d);
             }
         };
-        let second =
-            test_connection(&self.http, &self.instance, &ApiAuth::Bearer(retry_token)).await;
+        let second = test_tables(
+            &self.http,
+            &self.instance,
+            &ApiAuth::Bearer(retry_token),
+            &self.tables,
+        )
+        .await;
         checks.extend(second.checks.iter().cloned());
         TestReport { checks, ..second }
     }

@@ -117,6 +117,8 @@ codes! {
         Some("Check the file named in the detail: fix or move it aside (snconnect never overwrites an unreadable file), or point --config-dir elsewhere.");
     ConfigUnwritable => "config_unwritable", "The snconnect configuration could not be written.",
         Some("Check the config directory exists and is writable, or point --config-dir / SNCONNECT_CONFIG_DIR elsewhere. Nothing already saved was changed.");
+    ConfigLocked => "config_locked", "Another snconnect process is busy with this connection's configuration.",
+        Some("Wait for the other snconnect (the app's background refresh, a terminal, a cron job) to finish and retry; the detail names its process. A lock is released when its process ends, even a killed one.");
     ParityMismatch => "parity_mismatch", "OAuth does not see the same data as basic auth for this account.",
         Some("Consent with the integration account (not your own admin account), or give the OAuth user the roles and ACLs the basic-auth account has; the differences are listed. Keep basic auth until they are gone.");
     Cancelled => "cancelled", "Cancelled.", Some("Start again when you are ready.");

@@ -16,6 +16,7 @@ pub mod guide;
 pub mod http;
 pub mod instance;
 pub mod keychain;
+pub mod lock;
 pub mod loopback;
 pub mod oauth;
 pub mod parity;

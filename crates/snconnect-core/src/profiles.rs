@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 pub const SCHEMA_VERSION: u32 = 1;
 pub const FILE_NAME: &str = "profiles.json";
+/// Beside the profile file: the cross-process lock of its read-modify-writes.
+pub const LOCK_FILE: &str = "profiles.lock";
 
 /// How a connection authenticates. The names are the CLI's `--auth` values.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -68,6 +70,40 @@ pub struct Profile {
     /// Not exported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<TokenMeta>,
+    /// The latest connection test (for the dashboard). Not exported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_test: Option<LastTest>,
+}
+
+/// The outcome of the latest connection test of a profile (no secret, no token).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastTest {
+    /// When (UNIX seconds).
+    pub at: u64,
+    pub ok: bool,
+    /// The diagnosis code, as a string so a file written by a newer snconnect still loads.
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// Who the test signed in as (display name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}
+
+impl LastTest {
+    pub fn of(report: &crate::conn_test::TestReport) -> LastTest {
+        LastTest {
+            at: crate::token::now_secs(),
+            ok: report.ok(),
+            code: report.diagnosis.code.as_str().to_string(),
+            latency_ms: report.latency_ms,
+            user: report
+                .identity
+                .as_ref()
+                .map(|i| i.user_display_name.clone()),
+        }
+    }
 }
 
 /// Token facts kept beside a profile: times and flags only, never a token.
@@ -90,6 +126,7 @@ impl Profile {
     pub fn for_export(&self) -> Profile {
         Profile {
             tokens: None,
+            last_test: None,
             ..self.clone()
         }
     }
@@ -157,6 +194,37 @@ impl ProfileStore {
         self.dir.join(FILE_NAME)
     }
 
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The lock every read-modify-write of the profile file holds, across processes.
+    pub fn lock_path(&self) -> PathBuf {
+        self.dir.join(LOCK_FILE)
+    }
+
+    /// The lock a token refresh of `name` holds, across processes (see `token`).
+    pub fn refresh_lock_path(&self, name: &str) -> PathBuf {
+        self.dir.join("locks").join(format!("{name}.refresh.lock"))
+    }
+
+    /// Load, change, save, under the profile file's cross-process lock: concurrent writers
+    /// (the app, a terminal, a cron job) never lose each other's changes.
+    pub fn update<T>(
+        &self,
+        change: impl FnOnce(&mut ProfilesFile) -> Result<T, Diagnosis>,
+    ) -> Result<T, Diagnosis> {
+        let _lock = crate::lock::acquire(
+            &self.lock_path(),
+            crate::lock::wait_from_env(),
+            "the profile file",
+        )?;
+        let mut file = self.load()?;
+        let out = change(&mut file)?;
+        self.save(&file)?;
+        Ok(out)
+    }
+
     pub fn load(&self) -> Result<ProfilesFile, Diagnosis> {
         let path = self.path();
         let bytes = match std::fs::read(&path) {
@@ -187,11 +255,12 @@ impl ProfileStore {
     /// Adds or replaces the profile with the same name, atomically.
     pub fn upsert(&self, profile: Profile) -> Result<(), Diagnosis> {
         validate_name(&profile.name)?;
-        let mut file = self.load()?;
-        file.profiles.retain(|p| p.name != profile.name);
-        file.profiles.push(profile);
-        file.profiles.sort_by(|a, b| a.name.cmp(&b.name));
-        self.save(&file)
+        self.update(|file| {
+            file.profiles.retain(|p| p.name != profile.name);
+            file.profiles.push(profile);
+            file.profiles.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(())
+        })
     }
 
     /// The named profile, or a usage error that says how to list them.
@@ -205,30 +274,58 @@ impl ProfileStore {
 
     /// Removes the named profile; its keychain entries are the caller's to delete.
     pub fn remove(&self, name: &str) -> Result<Profile, Diagnosis> {
-        let mut file = self.load()?;
-        let idx = file
-            .profiles
-            .iter()
-            .position(|p| p.name == name)
-            .ok_or_else(|| not_found(name))?;
-        let removed = file.profiles.remove(idx);
-        self.save(&file)?;
-        Ok(removed)
+        self.update(|file| {
+            let idx = file
+                .profiles
+                .iter()
+                .position(|p| p.name == name)
+                .ok_or_else(|| not_found(name))?;
+            Ok(file.profiles.remove(idx))
+        })
     }
 
     /// Records token facts for a profile (after a login, refresh, revoke or reset).
     pub fn set_tokens(&self, name: &str, tokens: Option<TokenMeta>) -> Result<(), Diagnosis> {
-        let mut file = self.load()?;
-        let p = file
+        let current = self.load()?;
+        let p = current
             .profiles
-            .iter_mut()
+            .iter()
             .find(|p| p.name == name)
             .ok_or_else(|| not_found(name))?;
         if p.tokens == tokens {
             return Ok(());
         }
-        p.tokens = tokens;
-        self.save(&file)
+        self.update(|file| {
+            let p = file
+                .profiles
+                .iter_mut()
+                .find(|p| p.name == name)
+                .ok_or_else(|| not_found(name))?;
+            p.tokens = tokens;
+            Ok(())
+        })
+    }
+
+    /// Records the latest test of a profile (and its token facts when they changed), under
+    /// the cross-process lock.
+    pub fn record_test(
+        &self,
+        name: &str,
+        test: LastTest,
+        tokens: Option<Option<TokenMeta>>,
+    ) -> Result<(), Diagnosis> {
+        self.update(|file| {
+            let p = file
+                .profiles
+                .iter_mut()
+                .find(|p| p.name == name)
+                .ok_or_else(|| not_found(name))?;
+            p.last_test = Some(test);
+            if let Some(t) = tokens {
+                p.tokens = t;
+            }
+            Ok(())
+        })
     }
 
     /// The named profiles (all when `names` is empty) as an export document: the same schema,
@@ -281,25 +378,29 @@ impl ProfileStore {
                 )
             })?;
         }
-        let mut file = self.load()?;
-        let mut names = Vec::new();
-        for p in incoming.profiles {
-            let mut p = p.for_export();
-            if let Some(old) = file.profiles.iter().find(|o| o.name == p.name) {
-                if old.instance == p.instance && old.auth == p.auth && old.client_id == p.client_id
-                {
-                    p.tokens = old.tokens;
+        self.update(|file| {
+            let mut names = Vec::new();
+            for p in incoming.profiles {
+                let mut p = p.for_export();
+                if let Some(old) = file.profiles.iter().find(|o| o.name == p.name) {
+                    if old.instance == p.instance
+                        && old.auth == p.auth
+                        && old.client_id == p.client_id
+                    {
+                        p.tokens = old.tokens;
+                    }
                 }
+                file.profiles.retain(|o| o.name != p.name);
+                names.push(p.name.clone());
+                file.profiles.push(p);
             }
-            file.profiles.retain(|o| o.name != p.name);
-            names.push(p.name.clone());
-            file.profiles.push(p);
-        }
-        file.profiles.sort_by(|a, b| a.name.cmp(&b.name));
-        self.save(&file)?;
-        Ok(names)
+            file.profiles.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(names)
+        })
     }
 
+    /// Writes the whole file atomically (temp file + rename). Callers that read it first use
+    /// [`update`](Self::update), which holds the cross-process lock around both.
     pub fn save(&self, file: &ProfilesFile) -> Result<(), Diagnosis> {
         let unwritable = |e: &dyn std::fmt::Display| {
             Diagnosis::new(Code::ConfigUnwritable)

@@ -21,7 +21,7 @@
 use crate::error::{Code, Diagnosis};
 use crate::keychain::{account, blocking, SecretStore};
 use crate::oauth::{ClientRegistration, TokenKind, TokenSet};
-use crate::profiles::TokenMeta;
+use crate::profiles::{ProfileStore, TokenMeta};
 use crate::secret::Secret;
 use serde::Serialize;
 use std::future::Future;
@@ -137,6 +137,21 @@ pub struct TokenManager {
     refresh_lifespan: u64,
     held: Mutex<Held>,
     refreshes: AtomicUsize,
+    /// The profile file when the tokens are shared with other processes (the keychain):
+    /// every refresh then runs under the profile's cross-process refresh lock, re-reads what
+    /// another process may have stored meanwhile, and records the new token facts before the
+    /// lock is released.
+    shared: Option<ProfileStore>,
+}
+
+/// What a renewal must achieve (decided again after waiting for another process).
+enum Need<'a> {
+    /// An access token with more than the margin left.
+    Fresh,
+    /// Any access token other than this one (it just got a 401).
+    NotStale(&'a Secret),
+    /// A new token whatever is held (`token refresh`).
+    Always,
 }
 
 impl std::fmt::Debug for TokenManager {
@@ -186,7 +201,83 @@ impl TokenManager {
                 meta,
             }),
             refreshes: AtomicUsize::new(0),
+            shared: None,
         })
+    }
+
+    /// Shares the tokens with other processes through `profiles` (see the `shared` field).
+    pub fn share_with(&mut self, profiles: ProfileStore) {
+        self.shared = Some(profiles);
+    }
+
+    fn fresh(&self, held: &Held) -> bool {
+        held.access.is_some()
+            && match held.meta.access_expires_at {
+                Some(t) => t > now_secs() + self.margin.as_secs(),
+                None => true,
+            }
+    }
+
+    fn satisfied(&self, held: &Held, need: &Need<'_>) -> bool {
+        match need {
+            Need::Fresh => self.fresh(held),
+            Need::NotStale(stale) => held.access.as_ref().is_some_and(|t| t != *stale),
+            Need::Always => false,
+        }
+    }
+
+    /// Adopts the tokens another process stored since we loaded ours (read under the lock).
+    async fn reload(&self, held: &mut Held, profiles: &ProfileStore) -> Result<(), Diagnosis> {
+        let (s, p) = (self.store.clone(), self.profile.clone());
+        let (access, refresh) = blocking(move || {
+            Ok((
+                s.get(&account(&p, ACCESS_TOKEN))?,
+                s.get(&account(&p, REFRESH_TOKEN))?,
+            ))
+        })
+        .await?;
+        if access == held.access && refresh == held.refresh {
+            return Ok(());
+        }
+        let meta = profiles
+            .get(&self.profile)
+            .ok()
+            .and_then(|p| p.tokens)
+            .unwrap_or_default();
+        tracing::info!(profile = %self.profile, "another process renewed the tokens; using them");
+        held.meta = TokenMeta {
+            has_access_token: access.is_some(),
+            has_refresh_token: refresh.is_some(),
+            ..meta
+        };
+        held.access = access;
+        held.refresh = refresh;
+        Ok(())
+    }
+
+    /// Renews unless `need` is met, under the cross-process refresh lock when shared.
+    async fn renew_for(&self, held: &mut Held, need: Need<'_>) -> Result<(), Diagnosis> {
+        let Some(profiles) = &self.shared else {
+            return self.renew(held).await;
+        };
+        let _lock = crate::lock::acquire_async(
+            &profiles.refresh_lock_path(&self.profile),
+            crate::lock::wait_from_env(),
+            "the token refresh",
+        )
+        .await?;
+        self.reload(held, profiles).await?;
+        if self.satisfied(held, &need) {
+            return Ok(());
+        }
+        self.renew(held).await?;
+        // Recorded before the lock is released, so the next process sees the new expiry.
+        match profiles.set_tokens(&self.profile, Some(held.meta)) {
+            Ok(()) => Ok(()),
+            // A profile removed meanwhile: the tokens are still ours for this run.
+            Err(d) if d.code == Code::UsageError => Ok(()),
+            Err(d) => Err(d),
+        }
     }
 
     /// The token facts to record in the profile.
@@ -221,16 +312,9 @@ impl TokenManager {
     /// refreshed or renewed one. Concurrent callers share one refresh.
     pub async fn access_token(&self) -> Result<Secret, Diagnosis> {
         let mut held = self.held.lock().await;
-        if let Some(token) = &held.access {
-            let fresh = match held.meta.access_expires_at {
-                Some(t) => t > now_secs() + self.margin.as_secs(),
-                None => true,
-            };
-            if fresh {
-                return Ok(token.clone());
-            }
+        if !self.fresh(&held) {
+            self.renew_for(&mut held, Need::Fresh).await?;
         }
-        self.renew(&mut held).await?;
         held.access
             .clone()
             .ok_or_else(|| Diagnosis::new(Code::AccessTokenRejected))
@@ -240,10 +324,9 @@ impl TokenManager {
     /// got a 401). Returns the token to retry with.
     pub async fn refresh_after_rejection(&self, stale: &Secret) -> Result<Secret, Diagnosis> {
         let mut held = self.held.lock().await;
-        if held.access.as_ref().is_some_and(|t| t != stale) {
-            return Ok(held.access.clone().expect("checked above"));
+        if !self.satisfied(&held, &Need::NotStale(stale)) {
+            self.renew_for(&mut held, Need::NotStale(stale)).await?;
         }
-        self.renew(&mut held).await?;
         held.access
             .clone()
             .ok_or_else(|| Diagnosis::new(Code::AccessTokenRejected))
@@ -252,7 +335,7 @@ impl TokenManager {
     /// Refresh now, whatever the expiry (`token refresh`).
     pub async fn refresh_now(&self) -> Result<TokenMeta, Diagnosis> {
         let mut held = self.held.lock().await;
-        self.renew(&mut held).await?;
+        self.renew_for(&mut held, Need::Always).await?;
         Ok(held.meta)
     }
 

@@ -1232,6 +1232,8 @@ const COVERED_ELSEWHERE: &[(&str, &str)] = &[
     ("keychain_unavailable", "tests/keychain_absent.rs"),
     // Starts a private, locked Secret Service and points the session bus at it.
     ("keychain_locked", "tests/keychain_locked.rs"),
+    // Needs a second process holding the lock: real processes, and the unit test in lock.rs.
+    ("config_locked", "../snconnect/tests/processes.rs"),
 ];
 
 /// Codes nothing in the core produces yet. Remove an entry (and add a test) when one does.

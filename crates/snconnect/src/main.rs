@@ -22,7 +22,7 @@ use snconnect_core::http::{build_client, HttpConfig, ProxyMode};
 use snconnect_core::keychain::{account, KeyringStore, MemoryStore, SecretStore};
 use snconnect_core::probe::read_refresh_lifespan;
 use snconnect_core::profiles::{
-    default_config_dir, platform_config_dir, AuthMethod, Profile, ProfileStore, TokenMeta,
+    default_config_dir, platform_config_dir, AuthMethod, LastTest, Profile, ProfileStore, TokenMeta,
 };
 use snconnect_core::report::SupportReport;
 use snconnect_core::signin::{check_pasted, save_profile, SignIn, SignInOutcome, TOKEN_ENTRIES};
@@ -217,6 +217,7 @@ impl ConnArgs {
             refresh_token_lifespan: self.refresh_token_lifespan,
             registered_sys_id: None,
             tokens: None,
+            last_test: None,
         }
     }
 }
@@ -244,10 +245,21 @@ struct AdminArgs {
     admin_username: Option<String>,
 }
 
+/// The reads that prove a connection (test, verify).
+#[derive(Args, Debug, Clone)]
+struct TableArgs {
+    /// Read one row of TABLE instead of sys_user (repeatable): the table the integration really
+    /// uses, so ACLs that hide its rows show up as rows_hidden_by_acl.
+    #[arg(long = "table", value_name = "TABLE")]
+    tables: Vec<String>,
+}
+
 #[derive(Args, Debug)]
 struct VerifyArgs {
     #[command(flatten)]
     conn: ConnArgs,
+    #[command(flatten)]
+    tables: TableArgs,
     #[command(flatten)]
     consent: ConsentArgs,
     #[command(flatten)]
@@ -302,6 +314,8 @@ struct TestArgs {
     /// Test every saved profile.
     #[arg(long)]
     all: bool,
+    #[command(flatten)]
+    tables: TableArgs,
     #[command(flatten)]
     admin: AdminArgs,
 }
@@ -519,6 +533,13 @@ async fn open(ctx: &Ctx, name: &str, admin: &AdminArgs) -> Result<Connection, Di
     let conn = Connection::open(profile, ctx.http.clone(), ctx.store.clone())
         .await
         .map_err(keychain_hint)?;
+    // Tokens in the keychain are shared with every other snconnect process (the app, cron):
+    // refreshes are serialised across processes and re-read what another one stored.
+    let conn = if ctx.no_keychain {
+        conn
+    } else {
+        conn.shared_with(ctx.profiles.clone())
+    };
     Ok(conn.with_admin(admin))
 }
 
@@ -573,11 +594,19 @@ fn keychain_hint(d: Diagnosis) -> Diagnosis {
 
 /// Records token facts after an operation (a failure here is reported, not hidden).
 async fn save_meta(ctx: &Ctx, conn: &Connection) -> Result<(), Diagnosis> {
-    if let Some(meta) = conn.token_meta().await {
-        let meta = (meta.has_access_token || meta.has_refresh_token).then_some(meta);
+    if let Some(meta) = changed_meta(conn).await {
         ctx.profiles.set_tokens(&conn.profile.name, meta)?;
     }
     Ok(())
+}
+
+/// The token facts to record, when they differ from what this process read: writing back
+/// unchanged facts could only undo what another process recorded meanwhile (a shared refresh
+/// records its own).
+async fn changed_meta(conn: &Connection) -> Option<Option<TokenMeta>> {
+    let meta = conn.token_meta().await?;
+    let meta = (meta.has_access_token || meta.has_refresh_token).then_some(meta);
+    (meta != conn.profile.tokens).then_some(meta)
 }
 
 /// The CLI name of a method (`oauth-code-pkce`).
@@ -881,6 +910,7 @@ async fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<Outcome, Diagnosis> {
     let conn = Arc::new(
         Connection::open(profile, ctx.http.clone(), memory)
             .await?
+            .with_tables(a.tables.tables.clone())?
             .with_admin(admin),
     );
     let out = sign_in(ctx, conn.clone(), &a.consent, true).await;
@@ -920,8 +950,11 @@ async fn login(ctx: &Ctx, a: LoginArgs) -> Result<Outcome, Diagnosis> {
     Ok(o)
 }
 
-async fn test_one(ctx: &Ctx, name: &str, admin: &AdminArgs) -> Outcome {
-    let conn = match open(ctx, name, admin).await {
+async fn test_one(ctx: &Ctx, name: &str, admin: &AdminArgs, tables: &TableArgs) -> Outcome {
+    let conn = match open(ctx, name, admin)
+        .await
+        .and_then(|c| c.with_tables(tables.tables.clone()))
+    {
         Ok(c) => c,
         Err(d) => {
             let mut o = Outcome::failed(d);
@@ -930,7 +963,14 @@ async fn test_one(ctx: &Ctx, name: &str, admin: &AdminArgs) -> Outcome {
         }
     };
     let report = conn.test().await;
-    let saved = save_meta(ctx, &conn).await;
+    // The dashboard's "last test" (the app shows what a terminal or cron job found), and the
+    // token facts when this process changed them.
+    let saved = match changed_meta(&conn).await {
+        Some(meta) => ctx
+            .profiles
+            .record_test(name, LastTest::of(&report), Some(meta)),
+        None => ctx.profiles.record_test(name, LastTest::of(&report), None),
+    };
     let mut o = Outcome::from_test(report);
     o.field("profile", json!(name));
     if is_oauth(conn.profile.auth) {
@@ -951,7 +991,7 @@ async fn test_one(ctx: &Ctx, name: &str, admin: &AdminArgs) -> Outcome {
 
 async fn test(ctx: &Ctx, a: TestArgs) -> Result<Outcome, Diagnosis> {
     if let Some(name) = &a.name {
-        return Ok(test_one(ctx, name, &a.admin).await);
+        return Ok(test_one(ctx, name, &a.admin, &a.tables).await);
     }
     let names: Vec<String> = ctx
         .profiles
@@ -968,7 +1008,7 @@ async fn test(ctx: &Ctx, a: TestArgs) -> Result<Outcome, Diagnosis> {
     }
     let mut results = Vec::new();
     for n in &names {
-        results.push(test_one(ctx, n, &a.admin).await);
+        results.push(test_one(ctx, n, &a.admin, &a.tables).await);
     }
     Ok(Outcome::all(results))
 }

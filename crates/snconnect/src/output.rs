@@ -197,6 +197,7 @@ pub fn exit_status(o: &Outcome) -> u8 {
         | Code::InsecureUrlRefused
         | Code::ConfigUnreadable
         | Code::ConfigUnwritable
+        | Code::ConfigLocked
         | Code::KeychainUnavailable
         | Code::KeychainLocked
         | Code::CallbackPortInUse => 2,

@@ -256,6 +256,9 @@ fn assert_profiles_file_is_plain(path: &Path) {
         "revoke_url",
         "api_key_param",
         "api_key_in",
+        // last_test: the diagnosis code and the display name the test signed in as.
+        "code",
+        "user",
     ];
     fn check(v: &Value, key: &str, path: &Path) {
         let k = key.to_ascii_lowercase();
@@ -942,11 +945,19 @@ fn export_import_round_trip_without_secrets() {
             "import of {name} changed profiles.json"
         );
     }
-    let left: Vec<String> = std::fs::read_dir(b.config_dir.path())
+    let mut left: Vec<String> = std::fs::read_dir(b.config_dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(left, ["profiles.json"], "stray files in the config dir");
+    left.sort();
+    // No temp file left behind; the lock file of the cross-process lock stays (empty).
+    assert_eq!(
+        left,
+        ["profiles.json", "profiles.lock"],
+        "stray files in the config dir"
+    );
+    let lock = std::fs::read(b.config_dir.path().join("profiles.lock")).unwrap();
+    assert!(lock.is_empty(), "a released lock names no holder");
 
     let mut runs = a.runs.borrow().clone();
     runs.extend(b.runs.borrow().iter().cloned());

@@ -22,7 +22,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use support::secret_service::SecretService;
-use support::{free_port, keychain_unlocked, loopback, repo_root, Cli};
+use support::{free_port, keychain_unlocked, loopback, repo_root, Cli, Run};
 
 /// What a client sends to this server. Refresh tokens come with every authorization code
 /// grant whatever the scope; `offline_access` itself is granted only together with
@@ -681,5 +681,63 @@ fn wrong_client_secret_is_invalid_client() {
         .lock()
         .unwrap()
         .insert("wrong-secret-0123456789abcdefghijklmnop".to_string());
+    e.assert_nothing_leaked();
+}
+
+/// (e) Eight processes test one connection after its access token expired, against a server
+/// that rotates the public client's refresh token on every use and revokes the grant when a
+/// spent one is replayed (RFC 9700 §4.14.2): one refresh grant in all, every test passes, and
+/// the connection still works afterwards (no reuse, no revocation).
+#[test]
+fn eight_processes_share_one_rotating_refresh() {
+    let e = env();
+    let s = &e.server;
+    e.profile_add("rot", "oauth-code-pkce", &s.public_client_id, None);
+    let (code, json) = e.login("rot");
+    assert_eq!(code, 0, "login: {json}\nserver stderr: {}", s.stderr());
+    e.snapshot_keychain();
+    // As if the access token's lifetime had passed: every process sees it as expired.
+    let path = e.cli.profiles_json();
+    let mut file: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    file["profiles"][0]["tokens"]["access_expires_at"] = Value::from(1);
+    std::fs::write(&path, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
+    let before = s.events();
+
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            let (mut cmd, _) = e.cli.command(true, &["test", "rot"], &[]);
+            cmd.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (i, child) in children.into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        let run = Run::from_output(format!("test rot #{i}"), &out);
+        e.cli.record(&run);
+        assert_eq!(run.code, 0, "test #{i}: {}\n{}", run.stdout, run.stderr);
+    }
+    let ev = s.events();
+    let grants = |ev: &Value| counter(ev, &["grants", "refresh_token"]);
+    assert_eq!(
+        grants(&ev) - grants(&before),
+        1,
+        "refresh grants for 8 processes: {ev}"
+    );
+    assert_eq!(
+        counter(&ev, &["grants_revoked"]),
+        0,
+        "a spent refresh token was replayed: {ev}"
+    );
+    assert!(
+        counter(&ev, &["api_requests"]) >= 16,
+        "the tests read the API: {ev}"
+    );
+    // Still connected: a later test and a forced refresh work with the rotated token.
+    e.run_ok(&["test", "rot"], &[]);
+    e.run_ok(&["token", "refresh", "rot"], &[]);
+    assert_eq!(counter(&s.events(), &["grants_revoked"]), 0);
+    e.snapshot_keychain();
     e.assert_nothing_leaked();
 }

@@ -287,3 +287,46 @@ async fn untrusted_certificate_without_ca_file() {
         "{json}"
     );
 }
+
+/// `--table T`: the read that proves the connection is the integration's own table, so ACLs
+/// that hide its rows are named (`rows_hidden_by_acl`) where a sys_user read would pass.
+#[tokio::test(flavor = "multi_thread")]
+async fn table_flag_reads_the_integrations_table() {
+    let e = env().await;
+    let user = "abel.tuter";
+    let pw = e.sim.user_password(user).unwrap();
+    let basic = ["--auth", "basic", "--username", user];
+    let (code, json, _) = e.verify(&basic, &[("SNCONNECT_PASSWORD", &pw)]).await;
+    assert_eq!(code, 0, "{json}");
+    let with = [
+        &basic[..],
+        &["--table", "incident", "--table", "sys_properties"],
+    ]
+    .concat();
+    let (code, json, _) = e.verify(&with, &[("SNCONNECT_PASSWORD", &pw)]).await;
+    assert_eq!(
+        (code, json["code"].as_str()),
+        (1, Some("rows_hidden_by_acl")),
+        "{json}"
+    );
+    assert_eq!(
+        names_in(&json["checks"]),
+        [
+            "current_user",
+            "table_read incident",
+            "table_read sys_properties"
+        ],
+        "{json}"
+    );
+    let bad = [&basic[..], &["--table", "Bad Name"]].concat();
+    let (code, json, _) = e.verify(&bad, &[("SNCONNECT_PASSWORD", &pw)]).await;
+    assert_eq!(
+        (code, json["code"].as_str()),
+        (2, Some("usage_error")),
+        "{json}"
+    );
+    assert!(
+        json["detail"].as_str().unwrap().starts_with("--table"),
+        "{json}"
+    );
+}
