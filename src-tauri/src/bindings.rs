@@ -10,7 +10,7 @@ use snconnect_core::guide::{ChecklistItem, Link};
 use snconnect_core::parity::{ParityReport, Side, TableParity};
 use snconnect_core::preflight::{CheckState, PreflightCheck, PreflightReport};
 use snconnect_core::presets::{HandoffCard, HandoffField};
-use snconnect_core::profiles::AuthMethod;
+use snconnect_core::profiles::{AuthMethod, LastTest};
 use snconnect_core::register::Created;
 use snconnect_core::token::TokenStatus;
 use snconnect_core::{Code, Diagnosis};
@@ -42,7 +42,7 @@ fn generate() -> String {
         DemoInfo, PresetNeed, PresetInfo, MethodInfo, AppInfo, InstancePreview, InstanceRequest,
         InstanceSet, GrantChoice, RegistrationGuide, CreatedEndpoint, RedirectCheck,
         CredentialsRequest, CredentialsState, SignInStart, SignInResult, Saved, SecretCopied,
-        SavedSummary,
+        LastTest, Badge, ConnectionSummary, ConnectionTest,
     )
 }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use snconnect_core::conn_test::{ApiKeyIn, Check, Identity};
 use snconnect_core::parity::ParityReport;
 use snconnect_core::presets::HandoffCard;
-use snconnect_core::profiles::AuthMethod;
+use snconnect_core::profiles::{AuthMethod, LastTest};
 use snconnect_core::register::Created;
 use snconnect_core::token::TokenStatus;
 use snconnect_core::{Code, Diagnosis};
@@ -237,13 +237,46 @@ pub struct SecretCopied {
     pub clear_after_s: u64,
 }
 
+/// What the dashboard's badge says about a saved connection.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Badge {
+    Connected,
+    ExpiresSoon,
+    Expired,
+    NeedsReauth,
+    Failing,
+    NotTested,
+}
+
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
-pub struct SavedSummary {
+pub struct ConnectionSummary {
     pub name: String,
     pub instance: String,
     pub method: AuthMethod,
     pub user: Option<String>,
+    pub client_id: Option<String>,
+    pub badge: Badge,
     /// OAuth only: connected, expires_soon, expired, needs_reauth.
-    pub status: Option<TokenStatus>,
+    pub token_status: Option<TokenStatus>,
+    pub last_test: Option<LastTest>,
+    /// Days the refresh token has left, of `refresh_lifespan_days`.
+    pub refresh_days_left: Option<u64>,
+    pub refresh_lifespan_days: Option<u64>,
+}
+
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionTest {
+    pub name: String,
+    pub ok: bool,
+    pub diagnosis: IpcError,
+    pub checks: Vec<Check>,
+    pub identity: Option<Identity>,
+    pub latency_ms: Option<u64>,
+    /// The redacted support text behind "Copy details".
+    pub support_text: String,
+    pub summary: ConnectionSummary,
 }

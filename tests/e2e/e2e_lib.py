@@ -69,6 +69,24 @@ return bad;
 IPC_BODIES = []
 
 
+CLI = os.environ.get("SNCONNECT_CLI", "")
+
+
+def cli(*args, password=None, secret=None):
+    """The snconnect CLI on the same config dir and keychain as the app (another process)."""
+    import subprocess
+
+    env = dict(os.environ)
+    env.pop("SNCONNECT_PASSWORD", None)
+    env.pop("SNCONNECT_CLIENT_SECRET", None)
+    if password:
+        env["SNCONNECT_PASSWORD"] = password
+    if secret:
+        env["SNCONNECT_CLIENT_SECRET"] = secret
+    r = subprocess.run([CLI, "--json", *args], env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return r.returncode, (json.loads(r.stdout) if r.stdout.strip() else {}), r.stderr
+
+
 def step(msg):
     print(f"[e2e] {msg}", flush=True)
 
@@ -90,12 +108,16 @@ class Session:
         opts.set_capability("tauri:options", {"application": APP, "args": list(args)})
         self.driver = webdriver.Remote(command_executor="http://127.0.0.1:4444", options=opts)
         self.wait = WebDriverWait(self.driver, 30, ignored_exceptions=(StaleElementReferenceException,))
-        self.wait_tid("start-migrate")
+        # The start screen, or the dashboard once connections are saved.
+        WebDriverWait(self.driver, 30).until(lambda d: self.exists("start-migrate") or self.exists("saved-list"))
         installed = self.driver.execute_script(RECORD_IPC)
         assert installed == "installed", f"could not record IPC responses: {installed}"
         info = self.invoke("app_info")
         self.info = info
         self.instance = (info.get("demo") or {}).get("instance")
+        if self.exists("saved-list"):
+            self.click("saved-home", count=False)
+            self.wait_tid("start-migrate")
 
     # ------------------------------------------------------------------ controls
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The WebDriver end-to-end test of the real app window.
 #   tests/e2e/run.sh <path-to-app-binary> [SCENARIO…]   (a custom-protocol build: cargo build -p snconnect-app;
-#   scenarios a e b c d p k, default all; see suite.py)
+#   scenarios a e b c d p k s, default all; see suite.py)
 # Runs inside a private D-Bus session and Xvfb, with a throwaway HOME, an unlocked throwaway
 # gnome-keyring, tauri-driver on :4444 and the browser stand-in as $BROWSER.
 set -euo pipefail
@@ -26,6 +26,8 @@ export SNCONNECT_LOG=debug
 export SNCONNECT_CONSENT_TIMEOUT=${SNCONNECT_CONSENT_TIMEOUT:-15}
 export STANDIN_MODE_FILE="$HOME/standin-mode"
 export TAURI_APP="$APP"
+# The CLI beside the app binary: another process on the same config dir and keychain.
+export SNCONNECT_CLI=${SNCONNECT_CLI:-$(dirname "$APP")/snconnect}
 unset SNCONNECT_INSTANCE SNCONNECT_CONFIG_DIR SNCONNECT_CA_FILE
 DRIVER_LOG="$E2E_ARTIFACTS/app-and-driver.log"
 export E2E_SCAN_LOGS="$DRIVER_LOG:$STANDIN_LOG"

@@ -12,6 +12,7 @@ Scenarios (issue 9's acceptance):
   d  a hibernating instance and an inactive OAuth plugin each show their code and fix
   p  the host-parity cases (tests/host-parity.json) show the same codes as the CLI
   k  the migration again with the keyboard only (Tab to each control, Enter)
+  s  saved connections: the CLI's on the dashboard, Test inline, Test all, revoke -> needs re-auth
 Then every IPC response, log and file under HOME is scanned for every secret the simulators
 issued. A screenshot of every step goes to $E2E_ARTIFACTS.
 """
@@ -24,7 +25,7 @@ import traceback
 import urllib.parse
 from pathlib import Path
 
-from e2e_lib import ARTIFACTS, HOME, REDIRECT_PORT, Keys, Session, browser, scan, step, wait_until
+from e2e_lib import ARTIFACTS, HOME, REDIRECT_PORT, Keys, Session, browser, cli, scan, step, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = f"http://127.0.0.1:{REDIRECT_PORT}/callback"
@@ -335,7 +336,58 @@ def scenario_k():
         keep_issued(s)
 
 
-SCENARIOS = [scenario_a, scenario_e, scenario_b, scenario_c, scenario_d, scenario_p, scenario_k]
+def scenario_s():
+    """Saved connections: the CLI's connections on the dashboard, Test, Test all, Revoke."""
+    with Session("s-saved") as s:
+        url = s.instance
+        clients = s.sim("/__snsim/clients")["clients"]
+        conf = next(c for c in clients if not c["public_client"])
+        # Earlier scenarios saved connections to simulators that are gone: start clean.
+        code, listed, err = cli("profile", "list")
+        assert code == 0, err
+        for p in listed.get("profiles", []):
+            assert cli("profile", "remove", p["name"])[0] == 0
+        for args, pw, secret in [
+            (["profile", "add", "cli-basic", "--instance", url, "--auth", "basic", "--username", "admin"], "Admin#1234", None),
+            (["profile", "add", "cli-bad", "--instance", url, "--auth", "basic", "--username", "admin"], "wrong-password", None),
+            (["profile", "add", "cli-pw", "--instance", url, "--auth", "oauth-password", "--username", "admin",
+              "--client-id", conf["client_id"]], "Admin#1234", conf["client_secret"]),
+            (["login", "cli-pw", "--no-test"], None, None),
+        ]:
+            code, out, err = cli(*args, password=pw, secret=secret)
+            assert code == 0, f"snconnect {' '.join(args)}: {out} {err}"
+        s.click("start-saved", count=False)
+        for name in ("cli-basic", "cli-bad", "cli-pw"):
+            s.wait_tid(f"saved-{name}")
+        assert s.find("badge-cli-basic").get_attribute("data-badge") == "not_tested"
+        s.shot("dashboard")
+        s.click("test-cli-basic")
+        who = s.wait_text("connected-cli-basic", lambda t: t.startswith("Connected as "))
+        assert who == "Connected as System Administrator (admin)", who
+        s.shot("tested-inline")
+        s.click("test-all")
+        s.wait_text("test-all-summary", lambda t: "2 of 3" in t, timeout=60)
+        bad = s.wait_text("result-cli-bad", lambda t: "basic_auth_rejected" in t)
+        assert s.find("badge-cli-bad").get_attribute("data-badge") == "failing", bad
+        s.shot("test-all-one-failing")
+        s.click("revoke-cli-pw")
+        s.click("confirm-revoke-cli-pw")
+        wait_until(lambda: s.find("badge-cli-pw").get_attribute("data-badge") == "needs_reauth", what="needs re-auth after revoke")
+        s.click("test-cli-pw")
+        s.wait_text("result-cli-pw", lambda t: "refresh_token_expired" in t)
+        assert s.find("badge-cli-pw").get_attribute("data-badge") == "needs_reauth"
+        s.shot("revoked-then-tested")
+        # A connection the CLI adds now appears without a restart (the dashboard re-reads).
+        code, out, err = cli("profile", "add", "cli-later", "--instance", url, "--auth", "basic", "--username", "admin",
+                             password="Admin#1234")
+        assert code == 0, err
+        s.wait_tid("saved-cli-later", timeout=15)
+        step("s: CLI connections listed, tested inline, Test all named the failing one, revoke -> needs re-auth")
+        ALL_ISSUED.update([conf["client_secret"], "Admin#1234"])
+        keep_issued(s)
+
+
+SCENARIOS = [scenario_a, scenario_e, scenario_b, scenario_c, scenario_d, scenario_p, scenario_k, scenario_s]
 
 
 def main():
@@ -358,9 +410,10 @@ def main():
         logs = [Path(p) for p in __import__("os").environ.get("E2E_SCAN_LOGS", "").split(":") if p]
         try:
             # A full run must have recorded the responses that carry results, or the scan proves nothing.
-            required = ("set_instance",) if only else (
+            required = ("app_info",) if only else (
                 "set_instance", "run_preflight", "create_endpoint", "check_redirects",
-                "finish_sign_in", "save_connection", "copy_handoff_secret")
+                "finish_sign_in", "save_connection", "copy_handoff_secret", "test_saved",
+                "test_all_saved", "revoke_saved")
             files = scan(sorted(ALL_ISSUED), logs, required)
             step(f"no secret found in IPC responses, logs or {files} files under {HOME} ({len(ALL_ISSUED)} values)")
             passed += 1

@@ -2,6 +2,8 @@
 import type {
   AppInfo,
   Check,
+  ConnectionSummary,
+  ConnectionTest,
   Created,
   CredentialsState,
   HandoffCard,
@@ -203,4 +205,42 @@ export const HANDOFF: HandoffCard = {
 
 export function saved(name: string, sessionOnly: boolean, handoff: HandoffCard | null = HANDOFF): Saved {
   return { name, stored: sessionOnly ? "session" : "keychain", profile_path: "/home/u/.config/snconnect/profiles.json", handoff };
+}
+
+/** A saved connection as list_connections describes it (an OAuth one, tested two minutes before NOW_S). */
+export const NOW_S = 1_760_000_000;
+
+export function summary(name: string, over: Partial<ConnectionSummary> = {}): ConnectionSummary {
+  return {
+    name,
+    instance: "https://acme.service-now.com/",
+    method: "oauth-code",
+    user: "svc.integration",
+    client_id: CREATED.client_id,
+    badge: "connected",
+    token_status: "connected",
+    last_test: { at: NOW_S - 120, ok: true, code: "ok", latency_ms: 71, user: "Integration Service" },
+    refresh_days_left: 87,
+    refresh_lifespan_days: 100,
+    ...over,
+  };
+}
+
+/** test_saved's answer: success, or a failure with `code`. */
+export function connTest(name: string, code: ConnectionTest["diagnosis"]["code"] = "ok", over: Partial<ConnectionSummary> = {}): ConnectionTest {
+  const ok = code === "ok";
+  return {
+    name,
+    ok,
+    diagnosis: ok ? OK : { code, message: `failed: ${code}`, remediation: `fix ${code}`, detail: `detail of ${code}` },
+    checks: ok ? CHECKS : [{ ...CHECKS[0], ok: false, code }],
+    identity: ok ? RESULT_OK.identity : null,
+    latency_ms: ok ? 71.4 : null,
+    support_text: `snconnect 0.1.0\nprofile ${name}\ncode ${code}\n(redacted)`,
+    summary: summary(name, {
+      badge: ok ? "connected" : code === "refresh_token_expired" || code === "invalid_client" ? "needs_reauth" : "failing",
+      last_test: { at: NOW_S, ok, code, latency_ms: ok ? 71 : null, user: ok ? "Integration Service" : null },
+      ...over,
+    }),
+  };
 }

@@ -44,6 +44,29 @@ describe("lib/ipc", () => {
     ]);
   });
 
+  it("the saved-connection wrappers", async () => {
+    for (const cmd of ["test_all_saved", "refresh_saved", "revoke_saved", "reset_saved", "delete_saved", "saved_report"]) on({ [cmd]: () => null });
+    on({ test_saved: (a) => (send(a, "onCheck", CHECKS[0]), "tested") });
+    const got: unknown[] = [];
+    expect(await ipc.testSaved("prod", (c) => got.push(c))).toBe("tested");
+    expect(got).toEqual([CHECKS[0]]);
+    await ipc.testAllSaved();
+    await ipc.refreshSaved("prod");
+    await ipc.revokeSaved("prod");
+    await ipc.resetSaved("prod");
+    await ipc.deleteSaved("prod");
+    await ipc.savedReport("prod", true);
+    expect(backend.calls.slice(1).map((c) => [c.cmd, c.args])).toEqual([
+      ["test_all_saved", {}],
+      ["refresh_saved", { name: "prod" }],
+      ["revoke_saved", { name: "prod" }],
+      ["reset_saved", { name: "prod" }],
+      ["delete_saved", { name: "prod" }],
+      ["saved_report", { name: "prod", json: true }],
+    ]);
+    expect(backend.calls[0].args.name).toBe("prod");
+  });
+
   it("long commands take a Channel whose messages reach the callback", async () => {
     const got: unknown[] = [];
     on({

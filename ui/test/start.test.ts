@@ -46,7 +46,8 @@ describe("Start", () => {
   });
 
   it("Try the demo instance calls start_demo, shows the note and goes on into Migrate mode prefilled", async () => {
-    on({ app_info: () => APP_INFO, start_demo: () => DEMO_APP_INFO, preview_instance: (a) => ({ instance: a.input, host: "h" }) });
+    // Nothing saved yet: the app opens on Start (with saved connections it opens on the dashboard).
+    on({ app_info: () => ({ ...APP_INFO, saved_connections: 0 }), start_demo: () => DEMO_APP_INFO, preview_instance: (a) => ({ instance: a.input, host: "h" }) });
     render(App);
     await flush();
     expect(has("demo-banner")).toBe(false);

@@ -7,15 +7,15 @@
 pub mod instance;
 pub mod register;
 pub mod save;
+pub mod saved;
 pub mod signin;
 
-use crate::dto::{AppInfo, CmdResult, MethodInfo, PresetInfo, PresetNeed, SavedSummary};
+use crate::dto::{AppInfo, CmdResult, MethodInfo, PresetInfo, PresetNeed};
 use crate::state::AppState;
 use snconnect_core::presets::{PresetInputs, Target, PRESETS};
 use snconnect_core::profiles::{AuthMethod, ProfileStore};
 use snconnect_core::signin::needs_consent;
-use snconnect_core::token::status_of;
-use snconnect_core::{connection::is_oauth, Diagnosis};
+use snconnect_core::Diagnosis;
 use tauri::State;
 
 fn presets() -> Vec<PresetInfo> {
@@ -133,29 +133,6 @@ pub(crate) async fn start_demo_in(state: &AppState) -> Result<(), Diagnosis> {
     w.instance = Some(d.instance.clone());
     w.admin = Some(d.admin.clone());
     Ok(())
-}
-
-#[tauri::command]
-pub async fn list_connections(state: State<'_, AppState>) -> CmdResult<Vec<SavedSummary>> {
-    let file = ProfileStore::new(&state.config_dir).load()?;
-    let now = snconnect_core::token::now_secs();
-    Ok(file
-        .profiles
-        .into_iter()
-        .map(|p| SavedSummary {
-            status: is_oauth(p.auth).then(|| {
-                let renewable = matches!(
-                    p.auth,
-                    AuthMethod::OauthPassword | AuthMethod::OauthClientCredentials
-                );
-                status_of(p.tokens.as_ref(), now, renewable)
-            }),
-            name: p.name,
-            instance: p.instance,
-            method: p.auth,
-            user: p.username,
-        })
-        .collect())
 }
 
 /// Forgets everything the wizard holds (Start over, verify mode's Clear). The demo instance

@@ -2,7 +2,7 @@
 // (src-tauri/src/dto.rs and the core types it embeds). Do not edit: CI fails when this file
 // differs from what the types generate.
 
-export type Code = "ok" | "invalid_instance_url" | "insecure_url_refused" | "dns_failure" | "connection_refused" | "connect_timeout" | "request_timeout" | "tls_untrusted_certificate" | "tls_handshake_failed" | "instance_hibernating" | "instance_unavailable" | "unexpected_html" | "unexpected_response" | "basic_auth_rejected" | "mfa_required" | "api_key_rejected" | "token_request_denied" | "invalid_user_credentials" | "invalid_client" | "client_credentials_disabled" | "password_grant_disabled" | "refresh_token_expired" | "redirect_uri_mismatch" | "state_mismatch" | "consent_denied" | "callback_timeout" | "callback_port_in_use" | "browser_unavailable" | "access_token_rejected" | "acl_forbidden" | "scope_forbidden" | "rows_hidden_by_acl" | "rate_limited" | "plugin_inactive" | "oauth_property_disabled" | "insufficient_role" | "keychain_unavailable" | "keychain_locked" | "config_unreadable" | "config_unwritable" | "parity_mismatch" | "cancelled" | "usage_error";
+export type Code = "ok" | "invalid_instance_url" | "insecure_url_refused" | "dns_failure" | "connection_refused" | "connect_timeout" | "request_timeout" | "tls_untrusted_certificate" | "tls_handshake_failed" | "instance_hibernating" | "instance_unavailable" | "unexpected_html" | "unexpected_response" | "basic_auth_rejected" | "mfa_required" | "api_key_rejected" | "token_request_denied" | "invalid_user_credentials" | "invalid_client" | "client_credentials_disabled" | "password_grant_disabled" | "refresh_token_expired" | "redirect_uri_mismatch" | "state_mismatch" | "consent_denied" | "callback_timeout" | "callback_port_in_use" | "browser_unavailable" | "access_token_rejected" | "acl_forbidden" | "scope_forbidden" | "rows_hidden_by_acl" | "rate_limited" | "plugin_inactive" | "oauth_property_disabled" | "insufficient_role" | "keychain_unavailable" | "keychain_locked" | "config_unreadable" | "config_unwritable" | "config_locked" | "parity_mismatch" | "cancelled" | "usage_error";
 
 export type Diagnosis = { code: Code, message: string, remediation: string | null, 
 /**
@@ -173,8 +173,34 @@ stored: string, profile_path: string, handoff: HandoffCard | null, };
 
 export type SecretCopied = { clear_after_s: number, };
 
-export type SavedSummary = { name: string, instance: string, method: AuthMethod, user: string | null, 
+export type LastTest = { 
+/**
+ * When (UNIX seconds).
+ */
+at: number, ok: boolean, 
+/**
+ * The diagnosis code, as a string so a file written by a newer snconnect still loads.
+ */
+code: string, latency_ms?: number | null, 
+/**
+ * Who the test signed in as (display name).
+ */
+user?: string | null, };
+
+export type Badge = "connected" | "expires_soon" | "expired" | "needs_reauth" | "failing" | "not_tested";
+
+export type ConnectionSummary = { name: string, instance: string, method: AuthMethod, user: string | null, client_id: string | null, badge: Badge, 
 /**
  * OAuth only: connected, expires_soon, expired, needs_reauth.
  */
-status: TokenStatus | null, };
+token_status: TokenStatus | null, last_test: LastTest | null, 
+/**
+ * Days the refresh token has left, of `refresh_lifespan_days`.
+ */
+refresh_days_left: number | null, refresh_lifespan_days: number | null, };
+
+export type ConnectionTest = { name: string, ok: boolean, diagnosis: IpcError, checks: Array<Check>, identity: Identity | null, latency_ms: number | null, 
+/**
+ * The redacted support text behind "Copy details".
+ */
+support_text: string, summary: ConnectionSummary, };

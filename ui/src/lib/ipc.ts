@@ -10,6 +10,8 @@ import type {
   AppInfo,
   Check,
   ChecklistItem,
+  ConnectionSummary,
+  ConnectionTest,
   Created,
   CreatedEndpoint,
   CredentialsRequest,
@@ -24,7 +26,6 @@ import type {
   RedirectCheck,
   RegistrationGuide,
   Saved,
-  SavedSummary,
   SecretCopied,
   SignInResult,
   SignInStart,
@@ -153,8 +154,43 @@ export function copyHandoffSecret(): Promise<SecretCopied> {
   return call("copy_handoff_secret");
 }
 
-export function listConnections(): Promise<SavedSummary[]> {
+export function listConnections(): Promise<ConnectionSummary[]> {
   return call("list_connections");
+}
+
+/** Tests one saved connection. A failed connection resolves (ok false + diagnosis); only a local
+ *  problem (keychain locked, config unreadable…) rejects. */
+export function testSaved(name: string, onCheck: (check: Check) => void = () => {}): Promise<ConnectionTest> {
+  return call("test_saved", { name, onCheck: channel(onCheck) });
+}
+
+/** Tests every saved connection (Rust runs them concurrently). */
+export function testAllSaved(): Promise<ConnectionTest[]> {
+  return call("test_all_saved");
+}
+
+export function refreshSaved(name: string): Promise<ConnectionSummary> {
+  return call("refresh_saved", { name });
+}
+
+/** Revokes the tokens on the instance, then forgets them here. */
+export function revokeSaved(name: string): Promise<ConnectionSummary> {
+  return call("revoke_saved", { name });
+}
+
+/** Forgets the tokens here only (the instance is not told). */
+export function resetSaved(name: string): Promise<ConnectionSummary> {
+  return call("reset_saved", { name });
+}
+
+/** Removes the profile and its keychain entries (no revocation on the instance). */
+export function deleteSaved(name: string): Promise<null> {
+  return call("delete_saved", { name });
+}
+
+/** The redacted support report: Markdown, or JSON text when `json`. */
+export function savedReport(name: string, json: boolean): Promise<string> {
+  return call("saved_report", { name, json });
 }
 
 export function resetWizard(): Promise<null> {

@@ -126,6 +126,8 @@ export class Wizard {
 
   /** Attempt counters (not reactive): an answer from a superseded run is dropped. */
   readonly runs = { preflight: 0, signIn: 0 };
+  /** Whether the launch screen was chosen (not reactive). */
+  private landed = false;
 
   constructor(app: AppInfo | null = null) {
     this.app = app;
@@ -232,6 +234,21 @@ export class Wizard {
 
   home(): void {
     this.screen = "start";
+  }
+
+  /** The Saved connections dashboard. */
+  dashboard(): void {
+    this.screen = "saved";
+  }
+
+  /**
+   * The launch decision, taken once, when app_info first answers: the dashboard when connections
+   * are saved, else Start. Later answers (Start shown again, the demo started) change nothing.
+   */
+  land(): void {
+    if (this.landed || !this.app) return;
+    this.landed = true;
+    if (this.screen === "start" && this.app.saved_connections > 0) this.dashboard();
   }
 
   /** The step Next leads to from the credentials step. */

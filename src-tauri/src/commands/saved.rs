@@ -1,0 +1,274 @@
+//! The saved-connections dashboard: list with status badges, one-click test, test all on a
+//! bounded pool, refresh / revoke / reset / delete, and the support report. Every connection
+//! opens on the keychain and shares its tokens with other processes (the CLI, a cron job)
+//! through the same cross-process locks the CLI uses.
+
+use crate::dto::{Badge, CmdResult, ConnectionSummary, ConnectionTest, IpcError};
+use crate::state::AppState;
+use snconnect_core::conn_test::Check;
+use snconnect_core::connection::{all_entries, is_oauth, Connection};
+use snconnect_core::keychain::SecretStore;
+use snconnect_core::profiles::{AuthMethod, LastTest, Profile, ProfileStore, TokenMeta};
+use snconnect_core::report::SupportReport;
+use snconnect_core::token::{now_secs, status_of, TokenStatus, DEFAULT_REFRESH_LIFESPAN};
+use snconnect_core::Diagnosis;
+use std::sync::Arc;
+use tauri::ipc::Channel;
+use tauri::State;
+
+/// How many connections "Test all" tests at once.
+const POOL: usize = 4;
+const DAY: u64 = 24 * 3600;
+
+fn profiles(state: &AppState) -> ProfileStore {
+    ProfileStore::new(&state.config_dir)
+}
+
+fn renewable(p: &Profile) -> bool {
+    matches!(
+        p.auth,
+        AuthMethod::OauthPassword | AuthMethod::OauthClientCredentials
+    )
+}
+
+/// The badge a person sees: token facts first, then the latest test.
+fn badge(p: &Profile, status: Option<TokenStatus>) -> Badge {
+    match status {
+        Some(TokenStatus::NeedsReauth) => return Badge::NeedsReauth,
+        Some(TokenStatus::Expired) => return Badge::Expired,
+        _ => {}
+    }
+    match (&p.last_test, status) {
+        (Some(t), _) if !t.ok => Badge::Failing,
+        (_, Some(TokenStatus::ExpiresSoon)) => Badge::ExpiresSoon,
+        (None, _) => Badge::NotTested,
+        _ => Badge::Connected,
+    }
+}
+
+pub fn summary_of(p: &Profile) -> ConnectionSummary {
+    let now = now_secs();
+    let status = is_oauth(p.auth).then(|| status_of(p.tokens.as_ref(), now, renewable(p)));
+    let refresh = p.tokens.filter(|t| t.has_refresh_token);
+    ConnectionSummary {
+        badge: badge(p, status),
+        name: p.name.clone(),
+        instance: p.instance.clone(),
+        method: p.auth,
+        user: p.username.clone(),
+        client_id: p.client_id.clone(),
+        token_status: status,
+        last_test: p.last_test.clone(),
+        refresh_days_left: refresh
+            .and_then(|t| t.refresh_expires_at)
+            .map(|at| at.saturating_sub(now) / DAY),
+        refresh_lifespan_days: refresh
+            .map(|_| p.refresh_token_lifespan.unwrap_or(DEFAULT_REFRESH_LIFESPAN) / DAY),
+    }
+}
+
+#[tauri::command]
+pub async fn list_connections(state: State<'_, AppState>) -> CmdResult<Vec<ConnectionSummary>> {
+    Ok(profiles(&state)
+        .load()?
+        .profiles
+        .iter()
+        .map(summary_of)
+        .collect())
+}
+
+/// A saved connection on the keychain, its tokens shared with other processes.
+async fn open(state: &AppState, name: &str) -> Result<Connection, Diagnosis> {
+    let store = profiles(state);
+    let profile = store.get(name)?;
+    let keychain: Arc<dyn SecretStore> = Arc::new(state.keychain.clone());
+    Ok(Connection::open(profile, state.http.clone(), keychain)
+        .await?
+        .shared_with(store))
+}
+
+/// The token facts when this process changed them (see the CLI's `save_meta`).
+async fn changed_meta(conn: &Connection) -> Option<Option<TokenMeta>> {
+    let meta = conn.token_meta().await?;
+    let meta = (meta.has_access_token || meta.has_refresh_token).then_some(meta);
+    (meta != conn.profile.tokens).then_some(meta)
+}
+
+async fn test_one(
+    state: &AppState,
+    name: &str,
+    on_check: &(dyn Fn(&Check) + Send + Sync),
+) -> Result<ConnectionTest, Diagnosis> {
+    let conn = open(state, name).await?;
+    let report = conn.test().await;
+    for c in &report.checks {
+        on_check(c);
+    }
+    let store = profiles(state);
+    store.record_test(name, LastTest::of(&report), changed_meta(&conn).await)?;
+    let support = SupportReport::new(
+        Some(&conn.profile),
+        &report,
+        conn.token_status().await,
+        conn.token_meta().await,
+    )
+    .redact(&conn.secrets());
+    Ok(ConnectionTest {
+        name: name.to_string(),
+        ok: report.ok(),
+        diagnosis: IpcError::from(report.diagnosis.clone()),
+        checks: report.checks.clone(),
+        identity: report.identity.clone(),
+        latency_ms: report.latency_ms,
+        support_text: support.to_markdown(),
+        summary: summary_of(&store.get(name)?),
+    })
+}
+
+/// The one-click test: each check streamed as it finishes, the result recorded.
+#[tauri::command]
+pub async fn test_saved(
+    state: State<'_, AppState>,
+    name: String,
+    on_check: Channel<Check>,
+) -> CmdResult<ConnectionTest> {
+    let send = move |c: &Check| {
+        let _ = on_check.send(c.clone());
+    };
+    Ok(test_one(&state, &name, &send).await?)
+}
+
+/// Tests every saved connection, `POOL` at a time. A connection that cannot even be opened
+/// (its secret missing from the keychain) is a failed result, not a failed command.
+#[tauri::command]
+pub async fn test_all_saved(state: State<'_, AppState>) -> CmdResult<Vec<ConnectionTest>> {
+    let names: Vec<String> = profiles(&state)
+        .load()?
+        .profiles
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    let state: &AppState = &state;
+    let gate = tokio::sync::Semaphore::new(POOL);
+    let runs = names.iter().map(|name| {
+        let gate = &gate;
+        async move {
+            let _slot = gate.acquire().await.expect("never closed");
+            match test_one(state, name, &|_| {}).await {
+                Ok(t) => t,
+                Err(d) => failed(state, name, d),
+            }
+        }
+    });
+    Ok(futures_util::future::join_all(runs).await)
+}
+
+fn failed(state: &AppState, name: &str, d: Diagnosis) -> ConnectionTest {
+    let summary = profiles(state)
+        .get(name)
+        .map(|p| summary_of(&p))
+        .unwrap_or_else(|_| {
+            summary_of(&Profile {
+                name: name.to_string(),
+                ..Profile::default()
+            })
+        });
+    ConnectionTest {
+        name: name.to_string(),
+        ok: false,
+        support_text: format!(
+            "{}: {} {}",
+            d.code,
+            d.message,
+            d.detail.clone().unwrap_or_default()
+        ),
+        diagnosis: IpcError::from(d),
+        checks: Vec::new(),
+        identity: None,
+        latency_ms: None,
+        summary,
+    }
+}
+
+/// Refresh, revoke (server-side, then local) or reset (local only), then the new summary.
+async fn lifecycle(
+    state: &AppState,
+    name: &str,
+    what: &str,
+) -> Result<ConnectionSummary, Diagnosis> {
+    let conn = open(state, name).await?;
+    let result = match what {
+        "refresh" => conn.refresh().await.map(|_| ()),
+        "revoke" => conn.revoke().await,
+        _ => conn.reset().await,
+    };
+    let store = profiles(state);
+    if let Some(meta) = changed_meta(&conn).await {
+        store.set_tokens(name, meta)?;
+    }
+    result?;
+    tracing::info!(profile = %name, what, "token lifecycle");
+    Ok(summary_of(&store.get(name)?))
+}
+
+#[tauri::command]
+pub async fn refresh_saved(
+    state: State<'_, AppState>,
+    name: String,
+) -> CmdResult<ConnectionSummary> {
+    Ok(lifecycle(&state, &name, "refresh").await?)
+}
+
+#[tauri::command]
+pub async fn revoke_saved(
+    state: State<'_, AppState>,
+    name: String,
+) -> CmdResult<ConnectionSummary> {
+    Ok(lifecycle(&state, &name, "revoke").await?)
+}
+
+#[tauri::command]
+pub async fn reset_saved(state: State<'_, AppState>, name: String) -> CmdResult<ConnectionSummary> {
+    Ok(lifecycle(&state, &name, "reset").await?)
+}
+
+/// Removes the connection and its keychain entries (no server-side revocation).
+#[tauri::command]
+pub async fn delete_saved(state: State<'_, AppState>, name: String) -> CmdResult<()> {
+    let store = profiles(&state);
+    store.get(&name)?;
+    let (keychain, n) = (state.keychain.clone(), name.clone());
+    snconnect_core::keychain::blocking(move || {
+        for acct in all_entries(&n) {
+            keychain.delete(&acct)?;
+        }
+        Ok(())
+    })
+    .await?;
+    store.remove(&name)?;
+    tracing::info!(profile = %name, "connection deleted");
+    Ok(())
+}
+
+/// The redacted support report of a fresh test (Markdown, or JSON text).
+#[tauri::command]
+pub async fn saved_report(
+    state: State<'_, AppState>,
+    name: String,
+    json: bool,
+) -> CmdResult<String> {
+    let conn = open(&state, &name).await?;
+    let report = conn.test().await;
+    let support = SupportReport::new(
+        Some(&conn.profile),
+        &report,
+        conn.token_status().await,
+        conn.token_meta().await,
+    )
+    .redact(&conn.secrets());
+    Ok(if json {
+        serde_json::to_string_pretty(&support.to_json()).expect("plain data")
+    } else {
+        support.to_markdown()
+    })
+}
