@@ -7,12 +7,14 @@
 
 #[cfg(test)]
 mod bindings;
+mod care;
 mod commands;
 mod demo;
 mod dto;
 mod state;
 
 use clap::Parser;
+use tauri::Manager;
 
 /// Command-line options of the desktop app.
 #[derive(Parser, Debug, Clone)]
@@ -72,9 +74,26 @@ pub fn run() {
         }
     };
     tauri::Builder::default()
+        // First, as its docs ask: a second launch focuses this window and exits.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            tracing::info!("second launch: focusing the running window");
+            if let Some(w) = app.get_webview_window("main") {
+                let _ = w.unminimize();
+                let _ = w.show();
+                let _ = w.set_focus();
+            }
+        }))
+        // Size and position remembered between runs.
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_opener::init())
         .manage(state)
+        // Tokens of saved connections renewed before they expire while the app runs.
+        .setup(|app| {
+            care::start(app.handle().clone());
+            Ok(())
+        })
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
             commands::start_demo,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The WebDriver end-to-end test of the real app window.
 #   tests/e2e/run.sh <path-to-app-binary> [SCENARIO…]   (a custom-protocol build: cargo build -p snconnect-app;
-#   scenarios a e b c d p k s, default all; see suite.py)
+#   scenarios a e b c d p k s v i t, default all; see suite.py)
 # Runs inside a private D-Bus session and Xvfb, with a throwaway HOME, an unlocked throwaway
 # gnome-keyring, tauri-driver on :4444 and the browser stand-in as $BROWSER.
 set -euo pipefail
@@ -25,6 +25,7 @@ export SNCONNECT_LOG=debug
 # Short enough for the callback-timeout case, long enough for a paste by the test.
 export SNCONNECT_CONSENT_TIMEOUT=${SNCONNECT_CONSENT_TIMEOUT:-15}
 export STANDIN_MODE_FILE="$HOME/standin-mode"
+export SNCONNECT_CARE_INTERVAL_S=2   # background token care looks every 2 s (default 60)
 export TAURI_APP="$APP"
 # The CLI beside the app binary: another process on the same config dir and keychain.
 export SNCONNECT_CLI=${SNCONNECT_CLI:-$(dirname "$APP")/snconnect}

@@ -13,6 +13,9 @@ Scenarios (issue 9's acceptance):
   p  the host-parity cases (tests/host-parity.json) show the same codes as the CLI
   k  the migration again with the keyboard only (Tab to each control, Enter)
   s  saved connections: the CLI's on the dashboard, Test inline, Test all, revoke -> needs re-auth
+  v  verify mode writes nothing to the config dir or the keychain; Clear wipes the form
+  i  a second launch focuses the running window and exits
+  t  background token care renews a saved connection's token before it expires
 Then every IPC response, log and file under HOME is scanned for every secret the simulators
 issued. A screenshot of every step goes to $E2E_ARTIFACTS.
 """
@@ -30,6 +33,7 @@ from e2e_lib import ARTIFACTS, HOME, REDIRECT_PORT, Keys, Session, browser, cli,
 ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = f"http://127.0.0.1:{REDIRECT_PORT}/callback"
 STANDIN_LOG = Path(__import__("os").environ["STANDIN_LOG"])
+DRIVER_LOG = Path(__import__("os").environ["E2E_SCAN_LOGS"].split(":")[0])
 ALL_ISSUED = set()
 
 
@@ -387,7 +391,101 @@ def scenario_s():
         keep_issued(s)
 
 
-SCENARIOS = [scenario_a, scenario_e, scenario_b, scenario_c, scenario_d, scenario_p, scenario_k, scenario_s]
+def keychain_items():
+    """The snconnect entries of the keychain, attributes only (the secret lines are dropped)."""
+    r = subprocess.run(["secret-tool", "search", "--all", "service", "snconnect"],
+                       capture_output=True, text=True, timeout=20)
+    lines = [l for l in (r.stdout + r.stderr).splitlines() if not l.startswith("secret =")]
+    return sorted(l for l in lines if l.startswith(("attribute.", "label =")))
+
+
+def config_files():
+    import hashlib
+
+    root = HOME / ".config/snconnect"
+    if not root.exists():
+        return {}
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def scenario_v():
+    """Verify credentials: sign-in and test with nothing written to the config dir or keychain."""
+    with Session("v-verify") as s:
+        # Something saved already, so "unchanged" is not "empty before and after".
+        code, out, err = cli("profile", "add", "v-existing", "--instance", s.instance, "--auth", "basic",
+                             "--username", "admin", password="Admin#1234")
+        assert code == 0, err
+        before = (config_files(), keychain_items())
+        assert before[0] and before[1], f"nothing to compare: {before}"
+        s.click("start-verify")
+        s.click("instance-next")
+        s.click("method-basic")
+        s.type("username", "admin")
+        s.type("password", "Admin#1234")
+        s.click("credentials-next")
+        assert connected(s) == "Connected as System Administrator (admin)"
+        s.shot("verified")
+        after = (config_files(), keychain_items())
+        assert after == before, f"verify mode wrote something:\n{before}\n{after}"
+        s.click("verify-clear")
+        wait_until(lambda: s.find("instance-input").get_attribute("value") == "", what="Clear to wipe the form")
+        s.shot("cleared")
+        step(f"v: verified with {len(before[0])} config files and {len(before[1])} keychain lines unchanged; Clear wiped the form")
+        keep_issued(s)
+
+
+def scenario_i():
+    """A second launch focuses the running window and exits."""
+    with Session("i-single") as s:
+        started = __import__("time").time()
+        r = subprocess.run([__import__("os").environ["TAURI_APP"], "--demo"], capture_output=True, text=True,
+                           timeout=30, stdin=subprocess.DEVNULL)
+        took = __import__("time").time() - started
+        assert r.returncode == 0, f"second launch exited {r.returncode}: {r.stderr[-500:]}"
+        wait_until(lambda: "second launch: focusing the running window" in DRIVER_LOG.read_text(errors="replace"),
+                   what="the running app to see the second launch")
+        # The first window still answers.
+        assert s.invoke("app_info")["version"], "the running app stopped answering"
+        s.shot("still-running")
+        step(f"i: the second launch handed over to the running window and exited in {took:.1f} s")
+
+
+def scenario_t():
+    """Background token care: a saved connection's token is renewed before it expires."""
+    with Session("t-care") as s:
+        clients = s.sim("/__snsim/clients")["clients"]
+        conf = next(c for c in clients if not c["public_client"])
+        for args, pw, secret in [
+            (["profile", "add", "care-pw", "--instance", s.instance, "--auth", "oauth-password", "--username",
+              "admin", "--client-id", conf["client_id"]], "Admin#1234", conf["client_secret"]),
+            (["login", "care-pw", "--no-test"], None, None),
+        ]:
+            code, out, err = cli(*args, password=pw, secret=secret)
+            assert code == 0, f"snconnect {' '.join(args)}: {out} {err}"
+        path = HOME / ".config/snconnect/profiles.json"
+        count = "/__snsim/requests/count?path=/oauth_token.do&grant_type=refresh_token"
+        before = s.sim(count)["count"]
+        # As if 28 of the token's 30 minutes had passed: it expires within the care window.
+        import time as _time
+        doc = json.loads(path.read_text())
+        for p in doc["profiles"]:
+            if p["name"] == "care-pw":
+                p["tokens"]["access_expires_at"] = int(_time.time()) + 90
+        path.write_text(json.dumps(doc, indent=2))
+
+        def renewed():
+            doc = json.loads(path.read_text())
+            p = next(p for p in doc["profiles"] if p["name"] == "care-pw")
+            return p["tokens"]["access_expires_at"] > _time.time() + 900
+        wait_until(renewed, timeout=30, what="the app to renew the token in the background")
+        assert s.sim(count)["count"] == before + 1, "one refresh request"
+        step("t: the app renewed the token 90 s before expiry, with one refresh request")
+        ALL_ISSUED.update([conf["client_secret"], "Admin#1234"])
+        keep_issued(s)
+
+
+SCENARIOS = [scenario_a, scenario_e, scenario_b, scenario_c, scenario_d, scenario_p, scenario_k, scenario_s, scenario_v, scenario_i, scenario_t]
 
 
 def main():

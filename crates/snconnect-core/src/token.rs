@@ -107,6 +107,15 @@ pub fn status_of(meta: Option<&TokenMeta>, now: u64, renewable: bool) -> TokenSt
     }
 }
 
+/// An access token is held with more than `ahead` left (or no known expiry).
+fn fresh_for(held: &Held, ahead: Duration) -> bool {
+    held.access.is_some()
+        && match held.meta.access_expires_at {
+            Some(t) => t > now_secs() + ahead.as_secs(),
+            None => true,
+        }
+}
+
 /// How to get a new grant without the user, when refreshing is not possible.
 #[derive(Debug, Clone)]
 pub enum Renewal {
@@ -148,6 +157,8 @@ pub struct TokenManager {
 enum Need<'a> {
     /// An access token with more than the margin left.
     Fresh,
+    /// An access token with more than this left (background care renews ahead of time).
+    FreshFor(Duration),
     /// Any access token other than this one (it just got a 401).
     NotStale(&'a Secret),
     /// A new token whatever is held (`token refresh`).
@@ -211,16 +222,13 @@ impl TokenManager {
     }
 
     fn fresh(&self, held: &Held) -> bool {
-        held.access.is_some()
-            && match held.meta.access_expires_at {
-                Some(t) => t > now_secs() + self.margin.as_secs(),
-                None => true,
-            }
+        fresh_for(held, self.margin)
     }
 
     fn satisfied(&self, held: &Held, need: &Need<'_>) -> bool {
         match need {
             Need::Fresh => self.fresh(held),
+            Need::FreshFor(ahead) => fresh_for(held, *ahead),
             Need::NotStale(stale) => held.access.as_ref().is_some_and(|t| t != *stale),
             Need::Always => false,
         }
@@ -318,6 +326,16 @@ impl TokenManager {
         held.access
             .clone()
             .ok_or_else(|| Diagnosis::new(Code::AccessTokenRejected))
+    }
+
+    /// Renews ahead of time: a token with less than `ahead` left is refreshed now (under the
+    /// cross-process lock when shared), one with more is left alone. For background care.
+    pub async fn ensure_valid_for(&self, ahead: Duration) -> Result<TokenMeta, Diagnosis> {
+        let mut held = self.held.lock().await;
+        if !fresh_for(&held, ahead) {
+            self.renew_for(&mut held, Need::FreshFor(ahead)).await?;
+        }
+        Ok(held.meta)
     }
 
     /// Forces a refresh unless another caller already replaced `stale` (the token that just
