@@ -43,15 +43,45 @@ pub struct AppOptions {
     pub ca_file: Option<std::path::PathBuf>,
 }
 
+/// The app's log file: `<platform data dir>/dev.snconnect.app/logs/snconnect-app.log` (where
+/// Tauri puts app logs; `~/.local/share/…` on Linux), appended to, beside stderr. The same
+/// rule as the CLI's logs: secrets are `Secret`s, whose `Debug` is redacted, and no code, token
+/// or password is ever a log field.
+pub fn log_file() -> Option<std::path::PathBuf> {
+    let base = directories::BaseDirs::new()?;
+    Some(
+        base.data_local_dir()
+            .join("dev.snconnect.app")
+            .join("logs")
+            .join("snconnect-app.log"),
+    )
+}
+
+fn init_logging() {
+    use tracing_subscriber::fmt::writer::MakeWriterExt;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SNCONNECT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let file = log_file().and_then(|path| {
+        std::fs::create_dir_all(path.parent()?).ok()?;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .ok()
+    });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match file {
+        Some(f) => builder
+            .with_ansi(false)
+            .with_writer(std::io::stderr.and(std::sync::Mutex::new(f)))
+            .init(),
+        None => builder.with_writer(std::io::stderr).init(),
+    }
+}
+
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SNCONNECT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging();
     let opts = match AppOptions::try_parse() {
         Ok(o) => o,
         Err(e) => e.exit(),

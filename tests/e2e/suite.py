@@ -512,7 +512,11 @@ def main():
                 "set_instance", "run_preflight", "create_endpoint", "check_redirects",
                 "finish_sign_in", "save_connection", "copy_handoff_secret", "test_saved",
                 "test_all_saved", "revoke_saved")
-            files = scan(sorted(ALL_ISSUED), logs, required)
+            # The app's own log file (platform log dir, under HOME here): written, and scanned below.
+            app_log = HOME / ".local/share/dev.snconnect.app/logs/snconnect-app.log"
+            assert app_log.exists() and "demo mode: simulated ServiceNow instance started" in app_log.read_text(), \
+                f"no app log at {app_log}"
+            files = scan(sorted(ALL_ISSUED), logs + [app_log], required)
             step(f"no secret found in IPC responses, logs or {files} files under {HOME} ({len(ALL_ISSUED)} values)")
             passed += 1
         except AssertionError as e:
