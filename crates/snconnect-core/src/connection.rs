@@ -341,6 +341,15 @@ impl Connection {
         }
     }
 
+    /// The token facts to record in the profile file, when they differ from what was read
+    /// at `open`: writing back unchanged facts could only undo what another process recorded
+    /// meanwhile (a shared refresh records its own). `Some(None)`: the tokens are gone.
+    pub async fn changed_meta(&self) -> Option<Option<TokenMeta>> {
+        let meta = self.token_meta().await?;
+        let meta = (meta.has_access_token || meta.has_refresh_token).then_some(meta);
+        (meta != self.profile.tokens).then_some(meta)
+    }
+
     pub async fn token_status(&self) -> Option<TokenStatus> {
         match &self.tokens {
             Some(t) => Some(t.status().await),

@@ -594,19 +594,10 @@ fn keychain_hint(d: Diagnosis) -> Diagnosis {
 
 /// Records token facts after an operation (a failure here is reported, not hidden).
 async fn save_meta(ctx: &Ctx, conn: &Connection) -> Result<(), Diagnosis> {
-    if let Some(meta) = changed_meta(conn).await {
+    if let Some(meta) = conn.changed_meta().await {
         ctx.profiles.set_tokens(&conn.profile.name, meta)?;
     }
     Ok(())
-}
-
-/// The token facts to record, when they differ from what this process read: writing back
-/// unchanged facts could only undo what another process recorded meanwhile (a shared refresh
-/// records its own).
-async fn changed_meta(conn: &Connection) -> Option<Option<TokenMeta>> {
-    let meta = conn.token_meta().await?;
-    let meta = (meta.has_access_token || meta.has_refresh_token).then_some(meta);
-    (meta != conn.profile.tokens).then_some(meta)
 }
 
 /// The CLI name of a method (`oauth-code-pkce`).
@@ -965,12 +956,9 @@ async fn test_one(ctx: &Ctx, name: &str, admin: &AdminArgs, tables: &TableArgs) 
     let report = conn.test().await;
     // The dashboard's "last test" (the app shows what a terminal or cron job found), and the
     // token facts when this process changed them.
-    let saved = match changed_meta(&conn).await {
-        Some(meta) => ctx
-            .profiles
-            .record_test(name, LastTest::of(&report), Some(meta)),
-        None => ctx.profiles.record_test(name, LastTest::of(&report), None),
-    };
+    let saved = ctx
+        .profiles
+        .record_test(name, LastTest::of(&report), conn.changed_meta().await);
     let mut o = Outcome::from_test(report);
     o.field("profile", json!(name));
     if is_oauth(conn.profile.auth) {

@@ -8,7 +8,7 @@ use crate::state::AppState;
 use snconnect_core::conn_test::Check;
 use snconnect_core::connection::{all_entries, is_oauth, Connection};
 use snconnect_core::keychain::SecretStore;
-use snconnect_core::profiles::{AuthMethod, LastTest, Profile, ProfileStore, TokenMeta};
+use snconnect_core::profiles::{AuthMethod, LastTest, Profile, ProfileStore};
 use snconnect_core::report::SupportReport;
 use snconnect_core::token::{now_secs, status_of, TokenStatus, DEFAULT_REFRESH_LIFESPAN};
 use snconnect_core::Diagnosis;
@@ -87,13 +87,6 @@ async fn open(state: &AppState, name: &str) -> Result<Connection, Diagnosis> {
         .shared_with(store))
 }
 
-/// The token facts when this process changed them (see the CLI's `save_meta`).
-async fn changed_meta(conn: &Connection) -> Option<Option<TokenMeta>> {
-    let meta = conn.token_meta().await?;
-    let meta = (meta.has_access_token || meta.has_refresh_token).then_some(meta);
-    (meta != conn.profile.tokens).then_some(meta)
-}
-
 async fn test_one(
     state: &AppState,
     name: &str,
@@ -105,7 +98,7 @@ async fn test_one(
         on_check(c);
     }
     let store = profiles(state);
-    store.record_test(name, LastTest::of(&report), changed_meta(&conn).await)?;
+    store.record_test(name, LastTest::of(&report), conn.changed_meta().await)?;
     let support = SupportReport::new(
         Some(&conn.profile),
         &report,
@@ -203,7 +196,7 @@ async fn lifecycle(
         _ => conn.reset().await,
     };
     let store = profiles(state);
-    if let Some(meta) = changed_meta(&conn).await {
+    if let Some(meta) = conn.changed_meta().await {
         store.set_tokens(name, meta)?;
     }
     result?;
