@@ -118,7 +118,8 @@ async fn test_one(
     })
 }
 
-/// The one-click test: each check streamed as it finishes, the result recorded.
+/// The one-click test, the result recorded. The checks go to the window on the channel when
+/// the core's test returns them (together, not one by one yet).
 #[tauri::command]
 pub async fn test_saved(
     state: State<'_, AppState>,
