@@ -106,36 +106,51 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis((5u64 << attempt.min(4)).min(50))
 }
 
+/// One try: the lock, or how long to sleep before the next try, or `config_locked` once the
+/// wait is over. Shared by the blocking and the async waiter.
+enum Step {
+    Taken(DirLock),
+    Sleep(Duration),
+}
+
+fn step(
+    path: &Path,
+    wait: Duration,
+    what: &str,
+    started: Instant,
+    attempt: u32,
+) -> Result<Step, Diagnosis> {
+    if let Some(l) = try_take(path, open(path)?)? {
+        return Ok(Step::Taken(l));
+    }
+    if started.elapsed() >= wait {
+        return Err(locked(path, what, started.elapsed()));
+    }
+    Ok(Step::Sleep(backoff(attempt)))
+}
+
 /// Takes the lock at `path`, waiting at most `wait` (blocking the calling thread).
 pub fn acquire(path: &Path, wait: Duration, what: &str) -> Result<DirLock, Diagnosis> {
     let started = Instant::now();
-    let mut attempt = 0;
-    loop {
-        if let Some(l) = try_take(path, open(path)?)? {
-            return Ok(l);
+    for attempt in 0.. {
+        match step(path, wait, what, started, attempt)? {
+            Step::Taken(l) => return Ok(l),
+            Step::Sleep(d) => std::thread::sleep(d),
         }
-        if started.elapsed() >= wait {
-            return Err(locked(path, what, started.elapsed()));
-        }
-        std::thread::sleep(backoff(attempt));
-        attempt += 1;
     }
+    unreachable!("the wait is bounded")
 }
 
 /// [`acquire`] for async callers: the waits are timer sleeps, not a blocked worker.
 pub async fn acquire_async(path: &Path, wait: Duration, what: &str) -> Result<DirLock, Diagnosis> {
     let started = Instant::now();
-    let mut attempt = 0;
-    loop {
-        if let Some(l) = try_take(path, open(path)?)? {
-            return Ok(l);
+    for attempt in 0.. {
+        match step(path, wait, what, started, attempt)? {
+            Step::Taken(l) => return Ok(l),
+            Step::Sleep(d) => tokio::time::sleep(d).await,
         }
-        if started.elapsed() >= wait {
-            return Err(locked(path, what, started.elapsed()));
-        }
-        tokio::time::sleep(backoff(attempt)).await;
-        attempt += 1;
     }
+    unreachable!("the wait is bounded")
 }
 
 #[cfg(test)]

@@ -184,24 +184,34 @@ fn failed(state: &AppState, name: &str, d: Diagnosis) -> ConnectionTest {
     }
 }
 
-/// Refresh, revoke (server-side, then local) or reset (local only), then the new summary.
+/// What a lifecycle button does.
+#[derive(Debug, Clone, Copy)]
+enum Lifecycle {
+    Refresh,
+    /// Server-side revocation, then local.
+    Revoke,
+    /// Local only.
+    Reset,
+}
+
+/// Runs `what`, records the token facts, then returns the new summary.
 async fn lifecycle(
     state: &AppState,
     name: &str,
-    what: &str,
+    what: Lifecycle,
 ) -> Result<ConnectionSummary, Diagnosis> {
     let conn = open(state, name).await?;
     let result = match what {
-        "refresh" => conn.refresh().await.map(|_| ()),
-        "revoke" => conn.revoke().await,
-        _ => conn.reset().await,
+        Lifecycle::Refresh => conn.refresh().await.map(|_| ()),
+        Lifecycle::Revoke => conn.revoke().await,
+        Lifecycle::Reset => conn.reset().await,
     };
     let store = profiles(state);
     if let Some(meta) = conn.changed_meta().await {
         store.set_tokens(name, meta)?;
     }
     result?;
-    tracing::info!(profile = %name, what, "token lifecycle");
+    tracing::info!(profile = %name, ?what, "token lifecycle");
     Ok(summary_of(&store.get(name)?))
 }
 
@@ -210,7 +220,7 @@ pub async fn refresh_saved(
     state: State<'_, AppState>,
     name: String,
 ) -> CmdResult<ConnectionSummary> {
-    Ok(lifecycle(&state, &name, "refresh").await?)
+    Ok(lifecycle(&state, &name, Lifecycle::Refresh).await?)
 }
 
 #[tauri::command]
@@ -218,12 +228,12 @@ pub async fn revoke_saved(
     state: State<'_, AppState>,
     name: String,
 ) -> CmdResult<ConnectionSummary> {
-    Ok(lifecycle(&state, &name, "revoke").await?)
+    Ok(lifecycle(&state, &name, Lifecycle::Revoke).await?)
 }
 
 #[tauri::command]
 pub async fn reset_saved(state: State<'_, AppState>, name: String) -> CmdResult<ConnectionSummary> {
-    Ok(lifecycle(&state, &name, "reset").await?)
+    Ok(lifecycle(&state, &name, Lifecycle::Reset).await?)
 }
 
 /// Removes the connection and its keychain entries (no server-side revocation).
