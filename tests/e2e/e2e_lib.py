@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.common.options import ArgOptions
@@ -282,7 +282,10 @@ def scan(secrets, logs, required=("set_instance",)):
 def wait_until(predicate, timeout=30, what="condition"):
     end = time.time() + timeout
     while time.time() < end:
-        if predicate():
-            return
+        try:
+            if predicate():
+                return
+        except (NoSuchElementException, StaleElementReferenceException):
+            pass  # the screen is being replaced: look again
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
