@@ -42,7 +42,8 @@ fn generate() -> String {
         DemoInfo, PresetNeed, PresetInfo, MethodInfo, AppInfo, InstancePreview, InstanceRequest,
         InstanceSet, GrantChoice, RegistrationGuide, CreatedEndpoint, RedirectCheck,
         CredentialsRequest, CredentialsState, SignInStart, SignInResult, Saved, SecretCopied,
-        LastTest, Badge, ConnectionSummary, ConnectionTest,
+        LastTest, Badge, ConnectionSummary, ConnectionTest, EditStart, ReportFormat, FileWritten,
+        Imported,
     )
 }
 

@@ -110,6 +110,9 @@ pub struct InstanceRequest {
     pub migrating: bool,
     pub basic_username: Option<String>,
     pub basic_password: Option<String>,
+    /// Editing or reconnecting this saved connection: the wizard keeps its other settings
+    /// (endpoints, ports, registration) and saves over it.
+    pub editing: Option<String>,
 }
 
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -279,4 +282,40 @@ pub struct ConnectionTest {
     /// The redacted support text behind "Copy details".
     pub support_text: String,
     pub summary: ConnectionSummary,
+}
+
+/// Edit / Reconnect of a saved connection: the wizard, loaded with it. Its secrets are held in
+/// Rust (the `has_*` flags say which), never sent here.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Debug, Clone, Serialize)]
+pub struct EditStart {
+    pub name: String,
+    pub instance: InstanceSet,
+    pub credentials: CredentialsState,
+}
+
+/// The format of an exported support report.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportFormat {
+    Markdown,
+    Json,
+}
+
+/// A file written through the save dialog; `None` from a command means the dialog was cancelled.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Debug, Clone, Serialize)]
+pub struct FileWritten {
+    pub path: String,
+    /// Connections in it (exports), or 1 for a report.
+    pub count: usize,
+}
+
+/// The connections an import added or replaced.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Debug, Clone, Serialize)]
+pub struct Imported {
+    pub path: String,
+    pub names: Vec<String>,
 }

@@ -118,6 +118,7 @@ pub fn run() {
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_dialog::init())
         .manage(state)
         // Tokens of saved connections renewed before they expire while the app runs.
         .setup(|app| {
@@ -135,6 +136,10 @@ pub fn run() {
             commands::saved::reset_saved,
             commands::saved::delete_saved,
             commands::saved::saved_report,
+            commands::edit::edit_saved,
+            commands::files::export_report,
+            commands::files::export_connections,
+            commands::files::import_connections,
             commands::reset_wizard,
             commands::instance::preview_instance,
             commands::instance::set_instance,

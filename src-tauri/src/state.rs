@@ -68,6 +68,8 @@ pub struct Wizard {
     pub memory: Option<Arc<MemoryStore>>,
     /// The name the connection was saved under.
     pub saved: Option<String>,
+    /// The saved connection being edited or reconnected (as it was loaded).
+    pub editing: Option<snconnect_core::profiles::Profile>,
 }
 
 impl Wizard {

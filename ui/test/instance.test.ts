@@ -132,7 +132,7 @@ describe("Instance", () => {
     await click("instance-next");
     expect(req()).toEqual({
       instance: "acme", target: "snconnect", boomi_account: null, region: null, target_redirect_urls: [],
-      admin_username: "admin", admin_password: "adm1n-pw", migrating: true, basic_username: "svc", basic_password: "svc-pw",
+      admin_username: "admin", admin_password: "adm1n-pw", migrating: true, basic_username: "svc", basic_password: "svc-pw", editing: null,
     });
     expect(w.step).toBe("plugins");
     expect(w.instance.admin_password).toBe("");

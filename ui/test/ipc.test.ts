@@ -45,7 +45,19 @@ describe("lib/ipc", () => {
   });
 
   it("the saved-connection wrappers", async () => {
-    for (const cmd of ["test_all_saved", "refresh_saved", "revoke_saved", "reset_saved", "delete_saved", "saved_report"]) on({ [cmd]: () => null });
+    for (const cmd of [
+      "test_all_saved",
+      "refresh_saved",
+      "revoke_saved",
+      "reset_saved",
+      "delete_saved",
+      "saved_report",
+      "edit_saved",
+      "export_report",
+      "export_connections",
+      "import_connections",
+    ])
+      on({ [cmd]: () => null });
     on({ test_saved: (a) => (send(a, "onCheck", CHECKS[0]), "tested") });
     const got: unknown[] = [];
     expect(await ipc.testSaved("prod", (c) => got.push(c))).toBe("tested");
@@ -55,14 +67,22 @@ describe("lib/ipc", () => {
     await ipc.revokeSaved("prod");
     await ipc.resetSaved("prod");
     await ipc.deleteSaved("prod");
-    await ipc.savedReport("prod", true);
+    await ipc.savedReport("prod", "json");
+    await ipc.editSaved("prod");
+    await ipc.exportReport("prod", "markdown");
+    await ipc.exportConnections();
+    await ipc.importConnections();
     expect(backend.calls.slice(1).map((c) => [c.cmd, c.args])).toEqual([
       ["test_all_saved", {}],
       ["refresh_saved", { name: "prod" }],
       ["revoke_saved", { name: "prod" }],
       ["reset_saved", { name: "prod" }],
       ["delete_saved", { name: "prod" }],
-      ["saved_report", { name: "prod", json: true }],
+      ["saved_report", { name: "prod", format: "json" }],
+      ["edit_saved", { name: "prod" }],
+      ["export_report", { name: "prod", format: "markdown" }],
+      ["export_connections", {}],
+      ["import_connections", {}],
     ]);
     expect(backend.calls[0].args.name).toBe("prod");
   });

@@ -261,7 +261,7 @@ describe("Saved connections dashboard", () => {
     await dashboard([summary("prod")]);
     on({ saved_report: (a) => `# snconnect report\nprofile ${String(a.name)}\n(redacted)` });
     await click("report-prod");
-    expect(lastArgs("saved_report")).toEqual({ name: "prod", json: false });
+    expect(lastArgs("saved_report")).toEqual({ name: "prod", format: "markdown" });
     expect(backend.clipboard).toEqual(["# snconnect report\nprofile prod\n(redacted)"]);
     expect(text("report-prod")).toBe("Copied");
     expect(text("status-prod")).toBe("Support report copied to the clipboard.");

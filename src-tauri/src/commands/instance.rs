@@ -10,6 +10,7 @@ use snconnect_core::loopback::redirect_url;
 use snconnect_core::oauth::Grant;
 use snconnect_core::preflight::{self, PreflightCheck, PreflightReport};
 use snconnect_core::presets::{PresetInputs, Target};
+use snconnect_core::profiles::ProfileStore;
 use snconnect_core::{Diagnosis, InstanceUrl, Secret};
 use tauri::ipc::Channel;
 use tauri::State;
@@ -87,19 +88,29 @@ pub async fn set_instance(
         w.created = None;
     }
     apply_accounts(&mut w, &req);
+    w.editing = match req.editing.as_deref() {
+        Some(name) if w.editing.as_ref().is_some_and(|p| p.name == name) => w.editing.take(),
+        Some(name) => Some(ProfileStore::new(&state.config_dir).get(name)?),
+        None => None,
+    };
     w.instance = Some(instance.clone());
     w.target = Some(target.clone());
     w.migrating = req.migrating;
-    Ok(InstanceSet {
+    Ok(instance_set(&w, &instance, &target, state.redirect_port))
+}
+
+/// What the window shows of the instance step's answer.
+pub fn instance_set(w: &Wizard, instance: &InstanceUrl, target: &Target, port: u16) -> InstanceSet {
+    InstanceSet {
         host: instance.host_label(),
         instance: instance.to_string(),
         target_name: target.display_name().to_string(),
-        redirect_urls: redirect_urls_for(&target, state.redirect_port),
+        redirect_urls: redirect_urls_for(target, port),
         has_admin: w.admin.is_some(),
         admin_username: w.admin.as_ref().map(|a| a.username.clone()),
         has_basic: w.basic.is_some(),
         basic_username: w.basic.as_ref().map(|b| b.0.clone()),
-    })
+    }
 }
 
 /// The admin account and the account being migrated, in memory only.

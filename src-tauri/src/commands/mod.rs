@@ -4,6 +4,8 @@
 //! (set_instance, set_credentials) and are wrapped in `Secret` immediately; DTOs are plain
 //! structs of strings and numbers, so a `Secret` cannot be put in one (it refuses to serialize).
 
+pub mod edit;
+pub mod files;
 pub mod instance;
 pub mod register;
 pub mod save;

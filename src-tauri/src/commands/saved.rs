@@ -3,7 +3,7 @@
 //! opens on the keychain and shares its tokens with other processes (the CLI, a cron job)
 //! through the same cross-process locks the CLI uses.
 
-use crate::dto::{Badge, CmdResult, ConnectionSummary, ConnectionTest, IpcError};
+use crate::dto::{Badge, CmdResult, ConnectionSummary, ConnectionTest, IpcError, ReportFormat};
 use crate::state::AppState;
 use snconnect_core::conn_test::Check;
 use snconnect_core::connection::{all_entries, is_oauth, Connection};
@@ -254,14 +254,13 @@ pub async fn delete_saved(state: State<'_, AppState>, name: String) -> CmdResult
     Ok(())
 }
 
-/// The redacted support report of a fresh test (Markdown, or JSON text).
-#[tauri::command]
-pub async fn saved_report(
-    state: State<'_, AppState>,
-    name: String,
-    json: bool,
-) -> CmdResult<String> {
-    let conn = open(&state, &name).await?;
+/// The redacted support report of a fresh test, as text in `format`.
+pub async fn report_text(
+    state: &AppState,
+    name: &str,
+    format: ReportFormat,
+) -> Result<String, Diagnosis> {
+    let conn = open(state, name).await?;
     let report = conn.test().await;
     let support = SupportReport::new(
         Some(&conn.profile),
@@ -270,9 +269,18 @@ pub async fn saved_report(
         conn.token_meta().await,
     )
     .redact(&conn.secrets());
-    Ok(if json {
-        serde_json::to_string_pretty(&support.to_json()).expect("plain data")
-    } else {
-        support.to_markdown()
+    Ok(match format {
+        ReportFormat::Json => serde_json::to_string_pretty(&support.to_json()).expect("plain data"),
+        ReportFormat::Markdown => support.to_markdown(),
     })
+}
+
+/// "Copy support report": the same text, for the clipboard.
+#[tauri::command]
+pub async fn saved_report(
+    state: State<'_, AppState>,
+    name: String,
+    format: ReportFormat,
+) -> CmdResult<String> {
+    Ok(report_text(&state, &name, format).await?)
 }

@@ -73,29 +73,42 @@ fn keep_or(held: Option<Secret>, sent: Option<String>) -> Option<Secret> {
     }
 }
 
-/// The profile the wizard signs in with (never saved under this name).
+/// The profile the wizard signs in with (never saved under this name). When a saved
+/// connection is being edited, what the wizard has no field for (custom endpoints, fallback
+/// ports, its registration) is kept from it, the registration only while the client is the same.
 pub fn profile_of(w: &Wizard, c: &Creds, port: u16) -> Result<Profile, Diagnosis> {
+    let base = match &w.editing {
+        Some(old) => {
+            let same_client = old.client_id == c.client_id;
+            Profile {
+                refresh_token_lifespan: old.refresh_token_lifespan.filter(|_| same_client),
+                registered_sys_id: old.registered_sys_id.clone().filter(|_| same_client),
+                redirect_port: old.redirect_port.or(Some(port)),
+                tokens: None,
+                last_test: None,
+                ..old.clone()
+            }
+        }
+        None => Profile::default(),
+    };
+    let registration = w.created.as_ref().filter(|_| c.from_registration);
     Ok(Profile {
         name: WIZARD_PROFILE.into(),
         instance: w.instance()?.to_string(),
         auth: c.method,
         username: c.username.clone(),
         client_id: c.client_id.clone(),
-        redirect_port: Some(port),
+        redirect_port: base.redirect_port.or(Some(port)),
         scope: c.scope.clone(),
         api_key_param: c.api_key_param.clone(),
         api_key_in: c.api_key_in,
-        refresh_token_lifespan: w
-            .created
-            .as_ref()
-            .filter(|_| c.from_registration)
-            .map(|x| x.refresh_token_lifespan),
-        registered_sys_id: w
-            .created
-            .as_ref()
-            .filter(|_| c.from_registration)
-            .map(|x| x.sys_id.clone()),
-        ..Profile::default()
+        refresh_token_lifespan: registration
+            .map(|x| x.refresh_token_lifespan)
+            .or(base.refresh_token_lifespan),
+        registered_sys_id: registration
+            .map(|x| x.sys_id.clone())
+            .or(base.registered_sys_id.clone()),
+        ..base
     })
 }
 

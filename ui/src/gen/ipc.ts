@@ -117,7 +117,12 @@ demo_available: boolean, redirect_url: string, saved_connections: number, preset
 
 export type InstancePreview = { instance: string, host: string, };
 
-export type InstanceRequest = { instance: string, target: string, boomi_account: string | null, region: string | null, target_redirect_urls: Array<string>, admin_username: string | null, admin_password: string | null, migrating: boolean, basic_username: string | null, basic_password: string | null, };
+export type InstanceRequest = { instance: string, target: string, boomi_account: string | null, region: string | null, target_redirect_urls: Array<string>, admin_username: string | null, admin_password: string | null, migrating: boolean, basic_username: string | null, basic_password: string | null, 
+/**
+ * Editing or reconnecting this saved connection: the wizard keeps its other settings
+ * (endpoints, ports, registration) and saves over it.
+ */
+editing: string | null, };
 
 export type InstanceSet = { instance: string, host: string, target_name: string, 
 /**
@@ -204,3 +209,15 @@ export type ConnectionTest = { name: string, ok: boolean, diagnosis: IpcError, c
  * The redacted support text behind "Copy details".
  */
 support_text: string, summary: ConnectionSummary, };
+
+export type EditStart = { name: string, instance: InstanceSet, credentials: CredentialsState, };
+
+export type ReportFormat = "markdown" | "json";
+
+export type FileWritten = { path: string, 
+/**
+ * Connections in it (exports), or 1 for a report.
+ */
+count: number, };
+
+export type Imported = { path: string, names: Array<string>, };

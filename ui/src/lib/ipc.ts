@@ -16,7 +16,10 @@ import type {
   CreatedEndpoint,
   CredentialsRequest,
   CredentialsState,
+  EditStart,
+  FileWritten,
   GrantChoice,
+  Imported,
   InstancePreview,
   InstanceRequest,
   InstanceSet,
@@ -25,6 +28,7 @@ import type {
   PreflightReport,
   RedirectCheck,
   RegistrationGuide,
+  ReportFormat,
   Saved,
   SecretCopied,
   SignInResult,
@@ -188,9 +192,29 @@ export function deleteSaved(name: string): Promise<null> {
   return call("delete_saved", { name });
 }
 
-/** The redacted support report: Markdown, or JSON text when `json`. */
-export function savedReport(name: string, json: boolean): Promise<string> {
-  return call("saved_report", { name, json });
+/** The redacted support report of a fresh test, as text. */
+export function savedReport(name: string, format: ReportFormat): Promise<string> {
+  return call("saved_report", { name, format });
+}
+
+/** Loads a saved connection into the wizard (its secrets stay in Rust) for Edit or Reconnect. */
+export function editSaved(name: string): Promise<EditStart> {
+  return call("edit_saved", { name });
+}
+
+/** The support report, saved where the user says in the system's save dialog; null = cancelled. */
+export function exportReport(name: string, format: ReportFormat): Promise<FileWritten | null> {
+  return call("export_report", { name, format });
+}
+
+/** Every saved connection, without secrets, to a file chosen in the save dialog; null = cancelled. */
+export function exportConnections(): Promise<FileWritten | null> {
+  return call("export_connections");
+}
+
+/** Connections from an export file chosen in the open dialog; null = cancelled. */
+export function importConnections(): Promise<Imported | null> {
+  return call("import_connections");
 }
 
 export function resetWizard(): Promise<null> {

@@ -6,6 +6,7 @@
 import type {
   AppInfo,
   Check,
+  EditStart,
   ChecklistItem,
   Created,
   CredentialsState,
@@ -20,7 +21,7 @@ import type {
 } from "../gen/ipc";
 import type { CredentialsInput, InstanceInput } from "./validate";
 
-export type Mode = "migrate" | "new" | "verify";
+export type Mode = "migrate" | "new" | "verify" | "edit";
 export type Screen = "start" | "wizard" | "saved";
 export type StepId = "instance" | "plugins" | "register" | "credentials" | "consent" | "test" | "save";
 
@@ -38,10 +39,12 @@ export const MODE_LABELS: Record<Mode, string> = {
   migrate: "Migrate a connection",
   new: "New connection",
   verify: "Verify credentials",
+  edit: "Edit a saved connection",
 };
 
 export function stepsFor(mode: Mode): StepId[] {
   if (mode === "verify") return ["instance", "credentials", "consent", "test"];
+  if (mode === "edit") return ["instance", "credentials", "consent", "test", "save"];
   return ["instance", "plugins", "register", "credentials", "consent", "test", "save"];
 }
 
@@ -122,6 +125,8 @@ export class Wizard {
 
   // Step 7
   saveName = $state("");
+  /** Edit / Reconnect: the saved connection the wizard writes over (its name is fixed). */
+  editing: string | null = $state(null);
   saved: Saved | null = $state(null);
 
   /** Attempt counters (not reactive): an answer from a superseded run is dropped. */
@@ -160,6 +165,7 @@ export class Wizard {
 
   /** Open the wizard in `mode` with a fresh form, prefilled from the demo when it runs. */
   begin(mode: Mode): void {
+    this.editing = null;
     this.clearProgress();
     this.mode = mode;
     this.instance = emptyInstance();
@@ -182,6 +188,31 @@ export class Wizard {
     this.step = "instance";
   }
 
+  /**
+   * Edit or Reconnect a saved connection, loaded by edit_saved. Edit opens on the Instance step;
+   * Reconnect goes straight to the sign-in (the consent for code grants, else the test).
+   */
+  beginEdit(start: EditStart, reconnect: boolean): void {
+    this.begin("edit");
+    this.editing = start.name;
+    this.instance.instance = start.instance.instance;
+    this.instance.admin_username = "";
+    this.adminHeld = false;
+    this.instanceAccepted(start.instance);
+    this.credentialsAccepted(start.credentials);
+    this.creds.api_key_param = start.credentials.api_key_param ?? this.creds.api_key_param;
+    this.creds.api_key_in = start.credentials.api_key_in ?? this.creds.api_key_in;
+    this.creds.scope = start.credentials.scope ?? "";
+    this.saveName = start.name;
+    if (!reconnect) return;
+    if (this.needsConsent) {
+      this.autoConsent = true;
+      this.go("consent");
+    } else {
+      this.go("test");
+    }
+  }
+
   /** Forget every answer from Rust (the typed drafts are left alone). */
   clearProgress(): void {
     this.instanceSet = null;
@@ -195,7 +226,7 @@ export class Wizard {
     this.liveChecks = [];
     this.result = null;
     this.saved = null;
-    this.saveName = "";
+    this.saveName = this.editing ?? "";
   }
 
   /** After set_instance: a different instance invalidates everything learnt about the old one. */
@@ -265,7 +296,7 @@ export class Wizard {
       case "register":
         return "plugins";
       case "credentials":
-        return this.mode === "verify" ? "instance" : "register";
+        return this.mode === "verify" || this.mode === "edit" ? "instance" : "register";
       case "consent":
         return "credentials";
       case "test":
