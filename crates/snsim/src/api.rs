@@ -453,7 +453,8 @@ fn table_call_inner(
         return invalid_table(c.table);
     }
     let write = c.method != Method::GET && c.method != Method::HEAD;
-    if !tables::table_allowed(c.table, write, user) {
+    let allowed = tables::table_allowed(&c.app.lock(), c.table, write, user);
+    if !allowed {
         return not_authorized();
     }
     match (c.method.clone(), c.sys_id) {

@@ -59,7 +59,16 @@ pub const PUBLIC_CLIENT_ID: &str = "3c6e0b8a9c15224a8228b9a98ca1531d";
 /// The default registered redirect URL of both seeded clients.
 pub const DEFAULT_REDIRECT_URL: &str = "http://127.0.0.1:8765/callback";
 /// The seeded users' names, in order.
-pub const SEEDED_USERS: &[&str] = &["admin", "abel.tuter", "no.roles", "oauth.admin"];
+pub const SEEDED_USERS: &[&str] = &[
+    "admin",
+    "abel.tuter",
+    "no.roles",
+    "oauth.admin",
+    "svc.qlik",
+    "svc.boomi",
+    "svc.reporting",
+    "svc.legacy",
+];
 /// Names of the `sys_properties` that drive behaviour (servicenow.md §1.2, §1.3, §1.5, §3, §5).
 pub mod properties {
     /// `true` enables the client_credentials grant (absent on a fresh instance).
@@ -74,6 +83,20 @@ pub mod properties {
     pub const OAUTH_ACTIVE: &str = "com.snc.platform.security.oauth.is.active";
     /// `true`: Basic Auth Restriction is enforced for REST calls.
     pub const BASIC_AUTH_ENFORCE: &str = "glide.authenticate.basic_auth.restriction.enforce";
+    /// The prefix of every Basic Auth Restriction property (§5).
+    pub const BASIC_AUTH_PREFIX: &str = "glide.authenticate.basic_auth.";
+    /// `true`: Basic Auth Restriction is active (seed data only; enforcement follows `…enforce`).
+    pub const BASIC_AUTH_ACTIVE: &str = "glide.authenticate.basic_auth.restriction.active";
+    /// The enforcement date (seeded "2026-09-30"; the value format is UNCONFIRMED).
+    pub const BASIC_AUTH_ENFORCEMENT_DATE: &str =
+        "glide.authenticate.basic_auth.restriction.enforcement_date";
+    /// The decision for accounts nobody decided on (seeded "maintain").
+    pub const BASIC_AUTH_DEFAULT_DECISION: &str =
+        "glide.authenticate.basic_auth.restriction.default_decision";
+    /// Comma-separated roles that keep basic auth under enforcement.
+    pub const BASIC_AUTH_ALLOWED_ROLES: &str = "glide.authenticate.basic_auth.allowed_roles";
+    /// Comma-separated user names that keep basic auth under enforcement.
+    pub const BASIC_AUTH_ALLOWED_USERS: &str = "glide.authenticate.basic_auth.allowed_users";
     /// The release name (default "Zurich").
     pub const BUILDNAME: &str = "glide.buildname";
 }

@@ -24,7 +24,10 @@ Token grants: authorization_code (confidential, PKCE public), password, refresh_
 client_credentials (property + application user), JWT bearer (verifier key on the entity).
 
 Seeded users: admin / Admin#1234 (admin), abel.tuter / Abel#1234 (itil), no.roles / None#1234 \
-(no roles), oauth.admin / OAuth#1234 (oauth_admin).
+(no roles), oauth.admin / OAuth#1234 (oauth_admin); integration accounts on basic auth: \
+svc.qlik / Qlik#1234 and svc.boomi / Boomi#1234 (itil, web service access only), svc.reporting \
+/ Report#1234 (itil, snc_basic_auth_api_access), svc.legacy / Legacy#1234 (itil, web service \
+access only, inactive).
 
 SCENARIOS (--scenario FILE, TOML):
   [switches]
@@ -43,6 +46,9 @@ SCENARIOS (--scenario FILE, TOML):
   plugin_active_format = \"true\"      # true | active
   rate_limit_per_hour = 100          # per user, Table API; 429 + X-RateLimit-* + Retry-After
   untrusted_certificate = false      # serve a leaf from a CA not in ca_file
+  denied_tables = [\"sys_user_has_role\"] # table-level ACL: 403 for non-admins
+  basic_auth_properties_need_security_admin = false # glide.authenticate.basic_auth.* rows
+                                     # hidden from users without security_admin (admin too)
   [switches.hidden_fields]
   sys_user = [\"email\"]               # field-level ACL: hidden from non-admins
   [switches.faults]

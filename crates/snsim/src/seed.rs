@@ -96,6 +96,13 @@ pub const SEEDED_PROPERTIES: &[(&str, &str, &str)] = &[
         "",
         "Users allowed to use basic auth under enforcement",
     ),
+    // Last, so the sys_ids of the rows above stay as they were.
+    (
+        // The value format (a date, a date-time, epoch?) is UNCONFIRMED (servicenow.md §5).
+        "glide.authenticate.basic_auth.restriction.enforcement_date",
+        "2026-09-30",
+        "Date from which Basic Auth Restriction is enforced",
+    ),
 ];
 
 fn id(n: u32, prefix: &str) -> String {

@@ -357,6 +357,51 @@ fn seed_users() -> Vec<User> {
             "Admin",
             &["oauth_admin"],
         ),
+        // Integration accounts that still depend on basic auth (servicenow.md §5, Basic Auth
+        // Restriction): two web-service-access-only users, one ordinary account that keeps
+        // basic auth through snc_basic_auth_api_access, and an inactive WSAO account.
+        User {
+            web_service_access_only: true,
+            ..user(
+                "5b3c9e1fdb2a4410a1f7e2c3b4d5e6f1",
+                "svc.qlik",
+                "Qlik#1234",
+                "Qlik",
+                "Integration",
+                &["itil"],
+            )
+        },
+        User {
+            web_service_access_only: true,
+            ..user(
+                "7e4d0a2fdc3b5521b2a8f3d4c5e6f702",
+                "svc.boomi",
+                "Boomi#1234",
+                "Boomi",
+                "Integration",
+                &["itil"],
+            )
+        },
+        user(
+            "8f5e1b3aed4c6632c3b9a4e5d6f70813",
+            "svc.reporting",
+            "Report#1234",
+            "Reporting",
+            "Integration",
+            &["itil", "snc_basic_auth_api_access"],
+        ),
+        User {
+            web_service_access_only: true,
+            active: false,
+            ..user(
+                "9a6f2c4bfe5d7743d4cab5f6e7081924",
+                "svc.legacy",
+                "Legacy#1234",
+                "Legacy",
+                "Integration",
+                &["itil"],
+            )
+        },
     ]
 }
 

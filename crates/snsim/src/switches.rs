@@ -127,6 +127,14 @@ pub struct Switches {
     /// Field-level ACLs: table → fields hidden from every user without the `admin` role
     /// (default none).
     pub hidden_fields: BTreeMap<String, Vec<String>>,
+    /// Table-level ACLs: tables refused (403 "User Not Authorized") to every user without the
+    /// `admin` role, reads included (default none).
+    pub denied_tables: Vec<String>,
+    /// The `sys_properties` rows named `glide.authenticate.basic_auth.*` (Basic Auth
+    /// Restriction) are hidden from every user without `security_admin`, admin included:
+    /// 200 with the rows left out, still counted in `X-Total-Count` (default false;
+    /// UNCONFIRMED, §5: the Basic Auth Restriction Properties page needs security_admin).
+    pub basic_auth_properties_need_security_admin: bool,
     /// Inbound REST rate limit, requests per user per hour on `/api/` (default off).
     pub rate_limit_per_hour: Option<u64>,
     /// Injected faults (default none).
@@ -152,6 +160,8 @@ impl Default for Switches {
             scope_restricted: false,
             plugin_active_format: PluginActiveFormat::True,
             hidden_fields: BTreeMap::new(),
+            denied_tables: Vec::new(),
+            basic_auth_properties_need_security_admin: false,
             rate_limit_per_hour: None,
             faults: Faults::default(),
             untrusted_certificate: false,
@@ -237,5 +247,12 @@ mod tests {
         assert_eq!(s.switches.faults.latency_ms, 5);
         assert!(s.switches.basic_client_auth);
         assert_eq!(s.properties["a.b"], "c");
+        assert!(!s.switches.basic_auth_properties_need_security_admin);
+        let s: Scenario = toml::from_str(
+            "[switches]\nbasic_auth_properties_need_security_admin = true\ndenied_tables = [\"sys_user_has_role\"]\n",
+        )
+        .unwrap();
+        assert!(s.switches.basic_auth_properties_need_security_admin);
+        assert_eq!(s.switches.denied_tables, ["sys_user_has_role"]);
     }
 }

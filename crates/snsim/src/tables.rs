@@ -423,7 +423,10 @@ fn credential_rows(inner: &Inner) -> Vec<Record> {
 // ---- ACLs -----------------------------------------------------------------------------------
 
 /// Table-level ACL: false = 403 "User Not Authorized" / "Failed API level ACL Validation".
-pub fn table_allowed(table: &str, write: bool, user: &User) -> bool {
+pub fn table_allowed(inner: &Inner, table: &str, write: bool, user: &User) -> bool {
+    if !user.is_admin() && inner.switches.denied_tables.iter().any(|t| t == table) {
+        return false;
+    }
     if user.is_admin() {
         // v_plugin is a database view: nobody writes it.
         return !(write && table == "v_plugin");
@@ -444,7 +447,18 @@ pub fn table_allowed(table: &str, write: bool, user: &User) -> bool {
 }
 
 /// Row-level ACL (rows hidden from the result but still counted in `X-Total-Count`).
-pub fn row_visible(_inner: &Inner, table: &str, user: &User, rec: &Record) -> bool {
+pub fn row_visible(inner: &Inner, table: &str, user: &User, rec: &Record) -> bool {
+    // Switch `basic_auth_properties_need_security_admin` (UNCONFIRMED, §5): the Basic Auth
+    // Restriction properties need security_admin, which admin does not hold by default.
+    if table == "sys_properties"
+        && inner.switches.basic_auth_properties_need_security_admin
+        && rec
+            .get("name")
+            .is_some_and(|n| n.starts_with(crate::properties::BASIC_AUTH_PREFIX))
+        && !user.has_role("security_admin")
+    {
+        return false;
+    }
     if user.is_admin() {
         return true;
     }

@@ -590,9 +590,11 @@ async fn seed_data_like_a_fresh_developer_instance() {
                 .unwrap()
         }
     };
-    assert_eq!(count("sys_user").await, 4);
+    // Four people and four integration accounts (svc.*).
+    assert_eq!(count("sys_user").await, 8);
     assert!(count("sys_user_role").await >= 4);
-    assert_eq!(count("sys_user_has_role").await, 3);
+    // admin, itil ×5 (abel.tuter and the svc.* accounts), oauth_admin, snc_basic_auth_api_access.
+    assert_eq!(count("sys_user_has_role").await, 8);
     assert!(count("sys_properties").await >= 8);
     assert!(count("v_plugin").await >= 3);
     assert!(count("sys_plugins").await >= 3);

@@ -256,7 +256,7 @@ async fn fault_slow_body_delivers_everything_slowly() {
         t.elapsed()
     );
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(v["result"].as_array().unwrap().len(), 4);
+    assert_eq!(v["result"].as_array().unwrap().len(), 8);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -368,7 +368,7 @@ async fn control_api_switches_and_properties() {
         .await
         .unwrap();
     assert_eq!(info["api_keys"][0]["token"], sim.api_key());
-    assert_eq!(info["users"].as_array().unwrap().len(), 4);
+    assert_eq!(info["users"].as_array().unwrap().len(), 8);
 }
 
 #[tokio::test(flavor = "multi_thread")]

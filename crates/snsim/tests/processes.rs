@@ -110,7 +110,7 @@ async fn binary_prints_its_settings_then_ready() {
     assert_eq!(value(&lines, "public_client_id"), Some(PUBLIC_CLIENT_ID));
     assert_eq!(
         value(&lines, "users"),
-        Some("admin,abel.tuter,no.roles,oauth.admin")
+        Some("admin,abel.tuter,no.roles,oauth.admin,svc.qlik,svc.boomi,svc.reporting,svc.legacy")
     );
     // The API key file is 0600 and its content is not printed either.
     let key_path = value(&lines, "api_key_file").unwrap();
@@ -288,6 +288,9 @@ async fn binary_help_documents_scenarios_and_switches() {
         "rate_limit_per_hour",
         "untrusted_certificate",
         "hidden_fields",
+        "denied_tables",
+        "basic_auth_properties_need_security_admin",
+        "svc.qlik",
         "drop_connection",
         "glide.oauth.inbound.client.credential.grant_type.enabled",
         "/__snsim/switches",
