@@ -16,7 +16,7 @@ PKGS=(build-essential pkg-config curl file libssl-dev libwebkit2gtk-4.1-dev libg
       librsvg2-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libxdo-dev libdbus-1-dev
       gnome-keyring dbus dbus-x11 xdg-utils python3 python3-venv)
 if [ "$WITH_TESTS" = 1 ]; then
-  PKGS+=(xvfb xauth webkit2gtk-driver libsecret-tools x11-utils xclip xdotool fonts-dejavu-core)
+  PKGS+=(xvfb xauth webkit2gtk-driver libsecret-tools x11-utils xclip xdotool dunst fonts-dejavu-core)
 fi
 MISSING=()
 for p in "${PKGS[@]}"; do

@@ -1,12 +1,13 @@
 //! Background token care: while the app runs, the tokens of saved connections are renewed
 //! before they expire, through the same cross-process locked path as the CLI (so the app, a
 //! terminal and a cron job never spend one refresh token twice), and a desktop notification
-//! says when a renewal fails or a refresh token has under 14 days left.
+//! says when a renewal fails (and the badge turns Failing) or a code grant's refresh token has
+//! under 14 days left (a person must consent again).
 
 use crate::state::AppState;
 use snconnect_core::connection::{is_oauth, Connection};
 use snconnect_core::keychain::SecretStore;
-use snconnect_core::profiles::{Profile, ProfileStore};
+use snconnect_core::profiles::{AuthMethod, LastTest, Profile, ProfileStore};
 use snconnect_core::token::now_secs;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -66,9 +67,15 @@ pub async fn care_once(state: &AppState, told: &mut HashSet<String>) -> Vec<(Str
         else {
             continue;
         };
+        // Only a code grant needs a person when the refresh token ends; the password and
+        // client-credentials grants get a new one by themselves.
+        let renewable = matches!(
+            p.auth,
+            AuthMethod::OauthPassword | AuthMethod::OauthClientCredentials
+        );
         if let Some(left) = t.refresh_expires_at.map(|at| at.saturating_sub(now)) {
             let key = format!("{}:refresh-soon", p.name);
-            if left < WARN_REFRESH.as_secs() && told.insert(key) {
+            if !renewable && left < WARN_REFRESH.as_secs() && told.insert(key) {
                 notes.push((
                     format!("{}: sign in again within {} days", p.name, left / 86_400),
                     "Its refresh token is about to expire; open the connection and Reconnect."
@@ -88,6 +95,17 @@ pub async fn care_once(state: &AppState, told: &mut HashSet<String>) -> Vec<(Str
             }
             Err(d) => {
                 tracing::warn!(profile = %p.name, code = %d.code, "background renewal failed");
+                // The failed use is the connection's latest result: its badge says Failing.
+                let failed = LastTest {
+                    at: now,
+                    ok: false,
+                    code: d.code.as_str().to_string(),
+                    latency_ms: None,
+                    user: None,
+                };
+                if let Err(e) = store.record_test(&p.name, failed, None) {
+                    tracing::warn!(profile = %p.name, code = %e.code, "could not record the failed renewal");
+                }
                 if told.insert(format!("{}:failed:{}", p.name, d.code)) {
                     notes.push((
                         format!("{}: renewal failed ({})", p.name, d.code),

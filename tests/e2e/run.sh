@@ -3,7 +3,8 @@
 #   tests/e2e/run.sh <path-to-app-binary> [SCENARIO…]   (a custom-protocol build: cargo build -p snconnect-app;
 #   scenarios a e b c d p k s v i t, default all; see suite.py)
 # Runs inside a private D-Bus session and Xvfb, with a throwaway HOME, an unlocked throwaway
-# gnome-keyring, tauri-driver on :4444 and the browser stand-in as $BROWSER.
+# gnome-keyring, a notification server (dunst), tauri-driver on :4444 and the browser stand-in
+# as $BROWSER.
 set -euo pipefail
 if [ -z "${E2E_INNER:-}" ]; then
   export E2E_INNER=1
@@ -33,8 +34,14 @@ unset SNCONNECT_INSTANCE SNCONNECT_CONFIG_DIR SNCONNECT_CA_FILE
 DRIVER_LOG="$E2E_ARTIFACTS/app-and-driver.log"
 export E2E_SCAN_LOGS="$DRIVER_LOG:$STANDIN_LOG"
 : > "$STANDIN_LOG"
+# A real notification server (dunst) on this session bus, and a record of what it was asked to show.
+export NOTIFY_LOG="$E2E_ARTIFACTS/notifications.log"
+dbus-monitor --session "type='method_call',interface='org.freedesktop.Notifications',member='Notify'" > "$NOTIFY_LOG" 2>&1 &
+MONITOR=$!
+dunst > "$E2E_ARTIFACTS/dunst.log" 2>&1 &
+DUNST=$!
 tauri-driver --port 4444 > "$DRIVER_LOG" 2>&1 &
 DRIVER=$!
-trap 'kill $DRIVER 2>/dev/null || true; rm -rf "$HOME"' EXIT
+trap 'kill $DRIVER $DUNST $MONITOR 2>/dev/null || true; rm -rf "$HOME"' EXIT
 for _ in $(seq 100); do curl -sf http://127.0.0.1:4444/status >/dev/null && break; sleep 0.1; done
 "$PY" "$ROOT/tests/e2e/suite.py" "${@:2}"

@@ -502,6 +502,23 @@ def scenario_t():
         wait_until(renewed, timeout=30, what="the app to renew the token in the background")
         assert s.sim(count)["count"] == before + 1, "one refresh request"
         step("t: the app renewed the token 90 s before expiry, with one refresh request")
+        # The instance stops accepting the client: the next renewal fails, a desktop notification
+        # reaches the notification server (dunst, on this session bus) and the badge turns Failing.
+        s.table(f"oauth_entity/{conf['sys_id']}", "PATCH", {"active": "false"})
+        doc = json.loads(path.read_text())
+        for p in doc["profiles"]:
+            if p["name"] == "care-pw":
+                p["tokens"]["access_expires_at"] = int(_time.time()) + 90
+        path.write_text(json.dumps(doc, indent=2))
+        notify_log = Path(__import__("os").environ["NOTIFY_LOG"])
+        wait_until(lambda: "care-pw: renewal failed (" in notify_log.read_text(errors="replace"),
+                   timeout=30, what="the notification that the renewal failed")
+        assert "notification not shown" not in DRIVER_LOG.read_text(errors="replace"), "the notification failed"
+        s.click("start-saved", count=False)
+        s.wait_text("badge-care-pw", lambda t: t == "Failing", timeout=20)
+        s.shot("renewal-failed")
+        line = next(l for l in notify_log.read_text(errors="replace").splitlines() if "renewal failed" in l)
+        step(f"t: renewal refused → notification {line.strip()} and the badge says Failing")
         ALL_ISSUED.update([conf["client_secret"], "Admin#1234"])
         keep_issued(s)
 
