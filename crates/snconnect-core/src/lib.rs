@@ -15,6 +15,7 @@ pub mod error;
 pub mod guide;
 pub mod http;
 pub mod instance;
+pub mod inventory;
 pub mod keychain;
 pub mod lock;
 pub mod loopback;
