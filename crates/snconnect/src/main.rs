@@ -5,6 +5,7 @@
 //! Exit status: 0 success; 1 the connection or check failed (diagnosis printed);
 //! 2 usage or local configuration error.
 
+mod inventory;
 mod migrate;
 mod output;
 
@@ -39,7 +40,8 @@ Secrets are never taken from arguments. They come from the environment or a hidd
   SNCONNECT_PASSWORD        basic auth and the password grant (the user's password)
   SNCONNECT_CLIENT_SECRET   OAuth confidential clients
   SNCONNECT_API_KEY         API key auth
-  SNCONNECT_ADMIN_PASSWORD  the admin account (--admin-username) used to diagnose refusals
+  SNCONNECT_ADMIN_PASSWORD  the admin account (--admin-username) used to diagnose refusals,
+                            and for `inventory` (or --admin-password-stdin)
 Secrets and tokens are kept only in the OS keychain (--no-keychain: for this run only).
 
 Auth methods: basic, api-key, oauth-code (confidential client), oauth-code-pkce (public
@@ -109,6 +111,8 @@ enum Command {
     Register(migrate::RegisterArgs),
     /// Migrate a connection: preflight → register (or --client-id) → consent → parity test → save.
     Migrate(migrate::MigrateArgs),
+    /// The accounts that still depend on basic auth, and the restriction settings (admin).
+    Inventory(inventory::InventoryArgs),
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -440,6 +444,7 @@ async fn run(cli: Cli) -> Outcome {
         Command::Preflight(a) => migrate::preflight(&ctx, a).await,
         Command::Register(a) => migrate::register(&ctx, a).await,
         Command::Migrate(a) => migrate::migrate(&ctx, a).await,
+        Command::Inventory(a) => inventory::inventory(&ctx, a).await,
     };
     result.unwrap_or_else(Outcome::failed)
 }
