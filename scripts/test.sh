@@ -25,7 +25,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 say "cargo test (unit tests; snsim, the core and the CLI over real TLS; a real Secret Service; a strict standards OAuth server)"
 cargo test --workspace
 
-say "WebDriver: the real window under Xvfb, demo mode, browser stand-in (scenarios a e b c d p k s v i t)"
+say "WebDriver: the real window under Xvfb, demo mode, browser stand-in (scenarios a e b c d p k s v n i t)"
 # --all-targets resolves features like the cargo test run above, so this only links the app.
 cargo build --workspace --all-targets
 tests/e2e/run.sh target/debug/snconnect-app

@@ -7,6 +7,9 @@
 use crate::dto::*;
 use snconnect_core::conn_test::{ApiKeyIn, Check, Identity};
 use snconnect_core::guide::{ChecklistItem, Link};
+use snconnect_core::inventory::{
+    BasicAuthAccount, BasicAuthInventory, InventorySource, Restriction, SourceState,
+};
 use snconnect_core::parity::{ParityReport, Side, TableParity};
 use snconnect_core::preflight::{CheckState, PreflightCheck, PreflightReport};
 use snconnect_core::presets::{HandoffCard, HandoffField};
@@ -43,7 +46,8 @@ fn generate() -> String {
         InstanceSet, GrantChoice, RegistrationGuide, CreatedEndpoint, RedirectCheck,
         CredentialsRequest, CredentialsState, SignInStart, SignInResult, Saved, SecretCopied,
         LastTest, Badge, ConnectionSummary, ConnectionTest, EditStart, ReportFormat, FileWritten,
-        Imported,
+        Imported, InventoryRequest, SourceState, InventorySource, Restriction, BasicAuthAccount,
+        BasicAuthInventory,
     )
 }
 

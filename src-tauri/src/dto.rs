@@ -319,3 +319,12 @@ pub struct Imported {
     pub path: String,
     pub names: Vec<String>,
 }
+
+/// The basic-auth inventory's form. `admin_password`: `None` uses the one held for this account.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Debug, Clone, Deserialize)]
+pub struct InventoryRequest {
+    pub instance: String,
+    pub admin_username: String,
+    pub admin_password: Option<String>,
+}

@@ -137,6 +137,7 @@ pub fn run() {
             commands::saved::delete_saved,
             commands::saved::saved_report,
             commands::edit::edit_saved,
+            commands::inventory::basic_auth_inventory,
             commands::files::export_report,
             commands::files::export_connections,
             commands::files::import_connections,

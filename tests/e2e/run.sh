@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The WebDriver end-to-end test of the real app window.
 #   tests/e2e/run.sh <path-to-app-binary> [SCENARIO…]   (a custom-protocol build: cargo build -p snconnect-app;
-#   scenarios a e b c d p k s v i t, default all; see suite.py)
+#   scenarios a e b c d p k s v n i t, default all; see suite.py)
 # Runs inside a private D-Bus session and Xvfb, with a throwaway HOME, an unlocked throwaway
 # gnome-keyring, a notification server (dunst), tauri-driver on :4444 and the browser stand-in
 # as $BROWSER.

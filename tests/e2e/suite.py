@@ -2,7 +2,7 @@
 launch per scenario, in demo mode (the embedded simulator), with
 tests/support/browser_standin.py as $BROWSER playing the person at the browser.
 
-Scenarios (issue 9's acceptance):
+Scenarios (issues 9 and 10's acceptance):
   a  migrate with "Create it for me" in at most 6 user actions, to a saved connection and
      its hand-off card (and the secret copied by Rust)
   e  "Remove it again" leaves the instance's oauth_entity table as it was
@@ -14,8 +14,10 @@ Scenarios (issue 9's acceptance):
   k  the migration again with the keyboard only (Tab to each control, Enter)
   s  saved connections: the CLI's on the dashboard, Test inline, Test all, revoke -> needs re-auth
   v  verify mode writes nothing to the config dir or the keychain; Clear wipes the form
+  n  the basic-auth inventory lists snsim's basic-auth accounts; Migrate opens the wizard prefilled
   i  a second launch focuses the running window (taken from another window first) and exits
-  t  background token care renews a saved connection's token before it expires
+  t  background token care renews a saved connection's token before it expires; a renewal the
+     instance refuses shows a desktop notification (a real server: dunst) and turns the badge Failing
 Then every IPC response, log and file under HOME is scanned for every secret the simulators
 issued. A screenshot of every step goes to $E2E_ARTIFACTS.
 """
@@ -435,6 +437,42 @@ def scenario_v():
         keep_issued(s)
 
 
+def scenario_n():
+    """Basic-auth inventory: snsim's basic-auth accounts are listed, and Migrate opens the wizard prefilled."""
+    with Session("n-inventory") as s:
+        s.click("start-inventory")
+        # Demo: the instance and the admin account are prefilled, the password held in Rust.
+        assert s.find("inventory-instance").get_attribute("value") == s.instance
+        assert s.find("inventory-admin-username").get_attribute("value") == "admin"
+        s.click("inventory-run")
+        s.wait_tid("inventory-result")
+        listed = sorted(e.get_attribute("data-testid")[len("account-"):] for e in s.all("account-"))
+        # What snsim seeds (its README): two WSAO users, one inactive WSAO user, one role holder.
+        assert listed == ["svc.boomi", "svc.legacy", "svc.qlik", "svc.reporting"], listed
+        assert s.find("reasons-svc.qlik").text == "web service access only"
+        assert s.find("reasons-svc.reporting").text == "basic-auth role"
+        assert s.find("active-svc.legacy").text == "no (inactive)"
+        assert s.find("restriction-enforcement").text.startswith("from "), s.find("restriction-enforcement").text
+        for sid in ("wsao_users", "role_holders", "allowed_users", "restriction"):
+            assert s.find(f"source-{sid}").get_attribute("data-state") == "listed", sid
+        s.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", s.find("inventory-accounts"))
+        s.shot("listed")
+        s.click("migrate-svc.qlik")
+        s.wait_tid("instance-input")
+        assert s.find("instance-input").get_attribute("value") == s.instance
+        assert s.find("admin-username").get_attribute("value") == "admin"
+        assert s.find("basic-username").get_attribute("value") == "svc.qlik"
+        s.type("basic-password", "Qlik#1234")
+        s.shot("migrate-prefilled")
+        s.click("instance-next")
+        # The admin account held by the inventory runs the plugin check by itself.
+        s.wait_tid("preflight-checks", timeout=60)
+        s.shot("plugin-check")
+        step(f"n: inventory listed {', '.join(listed)}; Migrate opened the wizard for svc.qlik and its plugin check ran")
+        ALL_ISSUED.update(["Qlik#1234"])
+        keep_issued(s)
+
+
 def focused_pid():
     """The process whose X window has the keyboard focus (xdotool); None for a window without one."""
     r = subprocess.run(["xdotool", "getwindowfocus", "getwindowpid"], capture_output=True, text=True, timeout=10)
@@ -523,7 +561,8 @@ def scenario_t():
         keep_issued(s)
 
 
-SCENARIOS = [scenario_a, scenario_e, scenario_b, scenario_c, scenario_d, scenario_p, scenario_k, scenario_s, scenario_v, scenario_i, scenario_t]
+SCENARIOS = [scenario_a, scenario_e, scenario_b, scenario_c, scenario_d, scenario_p, scenario_k, scenario_s, scenario_v, scenario_n, scenario_i,
+             scenario_t]
 
 
 def main():

@@ -7,6 +7,7 @@
 pub mod edit;
 pub mod files;
 pub mod instance;
+pub mod inventory;
 pub mod register;
 pub mod save;
 pub mod saved;

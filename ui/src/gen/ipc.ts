@@ -221,3 +221,110 @@ export type FileWritten = { path: string,
 count: number, };
 
 export type Imported = { path: string, names: Array<string>, };
+
+export type InventoryRequest = { instance: string, admin_username: string, admin_password: string | null, };
+
+export type SourceState = "listed" | "hidden" | "denied";
+
+export type InventorySource = { 
+/**
+ * Stable id: "wsao_users", "role_holders", "allowed_users" or "restriction".
+ */
+id: string, 
+/**
+ * What a person reads, e.g. "Web-service-access-only users".
+ */
+label: string, 
+/**
+ * Listed, hidden or denied.
+ */
+state: SourceState, 
+/**
+ * Accounts found (Listed), else None. For "restriction": the properties read.
+ */
+count: number | null, 
+/**
+ * Why unknown, and the fix (e.g. "grant security_admin, or read All > Basic Auth Restriction > Properties"); None when Listed.
+ * A Listed source carries a note here only when its list may be incomplete (more rows
+ * than were read, rows hidden, names not found, allowed roles unknown).
+ */
+detail: string | null, };
+
+export type Restriction = { 
+/**
+ * false when ACLs hide the properties: every value below is then None and means "unknown", never "off".
+ */
+readable: boolean, 
+/**
+ * `…restriction.active`; None when unreadable or not set.
+ */
+active: boolean | null, 
+/**
+ * `…restriction.enforce`; None when unreadable or not set.
+ */
+enforce: boolean | null, 
+/**
+ * `…restriction.enforcement_date` as the instance stores it (format UNCONFIRMED); None
+ * when unreadable or not set.
+ */
+enforcement_date: string | null, 
+/**
+ * `…restriction.default_decision` (e.g. "maintain"); None when unreadable or not set.
+ */
+default_decision: string | null, 
+/**
+ * `…allowed_roles`, split at commas (empty when unreadable: see `readable`).
+ */
+allowed_roles: Array<string>, 
+/**
+ * `…allowed_users`, split at commas (empty when unreadable: see `readable`).
+ */
+allowed_users: Array<string>, };
+
+export type BasicAuthAccount = { 
+/**
+ * `sys_user.user_name` (what the integration signs in with).
+ */
+user_name: string, 
+/**
+ * `sys_user.sys_id` (the key accounts are merged by).
+ */
+sys_id: string, 
+/**
+ * Display name (`name`, else first + last).
+ */
+name: string, 
+/**
+ * `sys_user.active` (an inactive account cannot sign in at all; true when unreadable).
+ */
+active: boolean, 
+/**
+ * `sys_user.web_service_access_only`: exempt from the restriction, API-only account.
+ */
+web_service_access_only: boolean, 
+/**
+ * Holds `snc_basic_auth_api_access` (or a role listed in `...allowed_roles`).
+ */
+has_basic_auth_role: boolean, 
+/**
+ * Listed in `glide.authenticate.basic_auth.allowed_users`.
+ */
+allowed_by_property: boolean, };
+
+export type BasicAuthInventory = { 
+/**
+ * The instance URL, as the other reports print it.
+ */
+instance: string, 
+/**
+ * Every account found by any readable source, sorted by user_name.
+ */
+accounts: Array<BasicAuthAccount>, 
+/**
+ * One entry per source, in this order: "wsao_users", "role_holders", "allowed_users", "restriction".
+ */
+sources: Array<InventorySource>, 
+/**
+ * The Basic Auth Restriction settings.
+ */
+restriction: Restriction, };

@@ -8,6 +8,7 @@ import { writeText } from "@tauri-apps/plugin-clipboard-manager";
 import { openUrl } from "@tauri-apps/plugin-opener";
 import type {
   AppInfo,
+  BasicAuthInventory,
   Check,
   ChecklistItem,
   ConnectionSummary,
@@ -23,6 +24,7 @@ import type {
   InstancePreview,
   InstanceRequest,
   InstanceSet,
+  InventoryRequest,
   IpcError,
   PreflightCheck,
   PreflightReport,
@@ -195,6 +197,12 @@ export function deleteSaved(name: string): Promise<null> {
 /** The redacted support report of a fresh test, as text. */
 export function savedReport(name: string, format: ReportFormat): Promise<string> {
   return call("saved_report", { name, format });
+}
+
+/** The accounts that still depend on basic auth, read with an admin account (password sent once;
+ *  null = the one Rust holds for that account). */
+export function basicAuthInventory(req: InventoryRequest): Promise<BasicAuthInventory> {
+  return call("basic_auth_inventory", { req });
 }
 
 /** Loads a saved connection into the wizard (its secrets stay in Rust) for Edit or Reconnect. */

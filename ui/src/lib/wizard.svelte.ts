@@ -22,7 +22,7 @@ import type {
 import type { CredentialsInput, InstanceInput } from "./validate";
 
 export type Mode = "migrate" | "new" | "verify" | "edit";
-export type Screen = "start" | "wizard" | "saved";
+export type Screen = "start" | "wizard" | "saved" | "inventory";
 export type StepId = "instance" | "plugins" | "register" | "credentials" | "consent" | "test" | "save";
 
 export const STEP_LABELS: Record<StepId, string> = {
@@ -211,6 +211,24 @@ export class Wizard {
     } else {
       this.go("test");
     }
+  }
+
+  /**
+   * Migrate on a basic-auth inventory row: the wizard in migrate mode on the Instance step with
+   * the instance, the admin account (its password held in Rust by the inventory) and the account
+   * being migrated prefilled; the person adds that account's password for the parity test.
+   */
+  migrateAccount(instance: string, adminUsername: string, userName: string): void {
+    this.begin("migrate");
+    this.instance.instance = instance;
+    this.instance.admin_username = adminUsername;
+    this.adminHeld = true;
+    this.instance.basic_username = userName;
+  }
+
+  /** The basic-auth inventory screen. */
+  inventory(): void {
+    this.screen = "inventory";
   }
 
   /** Forget every answer from Rust (the typed drafts are left alone). */
