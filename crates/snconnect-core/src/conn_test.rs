@@ -299,6 +299,29 @@ async fn get_json(
     json_body(resp, auth).await
 }
 
+/// ServiceNow's error JSON, `{"error":{"message":…,"detail":…}}`, as one line: the message,
+/// then the detail in parentheses when it says something more.
+pub fn error_text(j: &serde_json::Value) -> String {
+    let field = |k: &str| {
+        j["error"][k]
+            .as_str()
+            .map(|s| {
+                s.trim()
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(300)
+                    .collect::<String>()
+            })
+            .unwrap_or_default()
+    };
+    let (message, detail) = (field("message"), field("detail"));
+    match (message.is_empty(), detail.is_empty() || detail == message) {
+        (_, true) => message,
+        (true, false) => detail,
+        (false, false) => format!("{message} ({detail})"),
+    }
+}
+
 /// Classifies a ServiceNow REST answer; returns the JSON body of a 2xx.
 pub async fn json_body(
     resp: reqwest::Response,
@@ -322,10 +345,7 @@ pub async fn json_body(
     } else {
         None
     };
-    let error_message = json
-        .as_ref()
-        .and_then(|j| j["error"]["message"].as_str().map(str::to_string))
-        .unwrap_or_default();
+    let error_message = json.as_ref().map(error_text).unwrap_or_default();
     let detail = |extra: &str| {
         let mut d = format!("HTTP {status}");
         if !error_message.is_empty() {
@@ -354,6 +374,7 @@ pub async fn json_body(
             };
             Err(Diagnosis::new(code).with_detail(detail("")))
         }
+        // Instances put "Missing required api access scope" in `message` or in `detail`.
         403 if error_message.to_ascii_lowercase().contains("scope") => {
             Err(Diagnosis::new(Code::ScopeForbidden).with_detail(detail("")))
         }
@@ -367,5 +388,67 @@ pub async fn json_body(
         _ if json.is_none() => Err(crate::http::classify_non_json(status, &content_type, &body)),
         500..=599 => Err(Diagnosis::new(Code::InstanceUnavailable).with_detail(detail(""))),
         _ => Err(Diagnosis::new(Code::UnexpectedResponse).with_detail(detail(""))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, body: &str) -> reqwest::Response {
+        let r = http::Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .unwrap();
+        reqwest::Response::from(r)
+    }
+
+    fn bearer() -> ApiAuth {
+        ApiAuth::Bearer(crate::Secret::new("t"))
+    }
+
+    #[tokio::test]
+    async fn scope_forbidden_whether_the_phrase_is_in_message_or_in_detail() {
+        for body in [
+            r#"{"error":{"message":"Missing required api access scope","detail":null},"status":"failure"}"#,
+            r#"{"error":{"message":"User Not Authorized","detail":"Missing required api access scope"},"status":"failure"}"#,
+        ] {
+            let d = json_body(answer(403, body), &bearer()).await.unwrap_err();
+            assert_eq!(d.code, Code::ScopeForbidden, "{body}");
+            assert!(d
+                .detail
+                .unwrap()
+                .contains("Missing required api access scope"));
+        }
+        let d = json_body(
+            answer(403, r#"{"error":{"message":"User Not Authorized","detail":"Failed API level ACL Validation"}}"#),
+            &bearer(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(d.code, Code::AclForbidden);
+        assert_eq!(
+            d.detail.as_deref(),
+            Some("HTTP 403: User Not Authorized (Failed API level ACL Validation)")
+        );
+    }
+
+    #[test]
+    fn error_text_joins_message_and_detail_once() {
+        let j = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
+        assert_eq!(
+            error_text(&j(r#"{"error":{"message":"a","detail":"a"}}"#)),
+            "a"
+        );
+        assert_eq!(
+            error_text(&j(r#"{"error":{"detail":"only detail"}}"#)),
+            "only detail"
+        );
+        assert_eq!(error_text(&j(r#"{"result":[]}"#)), "");
+        assert_eq!(
+            error_text(&j(r#"{"error":{"message":"m\u0007","detail":"d"}}"#)),
+            "m (d)"
+        );
     }
 }

@@ -4,8 +4,16 @@
 //! registered redirect URL on a mismatch, so users register one exact URL once). It answers
 //! only `GET /callback`, compares `state` in constant time, is used once, times out, and can be
 //! cancelled. Each connection is served on its own task with a read deadline, so a browser's
-//! speculative pre-connect that never sends a request cannot block the real callback.
-//! Query values (the code, the state) are never echoed or logged.
+//! speculative pre-connect that never sends a request cannot block the real callback; at most
+//! [`MAX_CONNECTIONS`] are served at once (the rest are closed unanswered).
+//!
+//! Any web page open in the user's browser can make it request this URL (an `<img>` is
+//! enough), so only a callback carrying the `state` snconnect sent ends the wait: one with a
+//! missing or wrong `state` — an `error=` callback included — gets a 400 page and the listener
+//! keeps waiting (RFC 6749 §10.12, RFC 9700 §4.7). A pasted address is the user's own act and
+//! ends the wait either way (a wrong `state` there is `state_mismatch`).
+//! Query values (the code, the state) are never echoed or logged; every page carries
+//! `Referrer-Policy: no-referrer` and `Cache-Control: no-store`.
 
 use crate::error::{Code, Diagnosis};
 use crate::secret::Secret;
@@ -21,6 +29,16 @@ pub const DEFAULT_REDIRECT_PORT: u16 = 8765;
 pub const CALLBACK_PATH: &str = "/callback";
 const MAX_REQUEST_HEAD: usize = 16 * 1024;
 const PER_CONNECTION_DEADLINE: Duration = Duration::from_secs(10);
+/// Connections served at once; more are closed at once (a page cannot exhaust the process).
+pub const MAX_CONNECTIONS: usize = 16;
+
+/// Where a callback came from: the listener (anyone on this machine, any web page) or the
+/// paste fallback (the user).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Listener,
+    Paste,
+}
 
 pub fn redirect_url(port: u16) -> String {
     format!("http://127.0.0.1:{port}{CALLBACK_PATH}")
@@ -152,50 +170,107 @@ impl CallbackListener {
     where
         C: Future<Output = ()>,
     {
-        let (tx, mut rx) = mpsc::channel::<Callback>(8);
+        let (tx, mut rx) = mpsc::channel::<(Callback, Origin)>(8);
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
         tokio::pin!(cancel);
         let expected = expected_state.expose().as_bytes().to_vec();
+        let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+        let mut refused = Refused::default();
         loop {
             tokio::select! {
                 _ = &mut deadline => {
-                    return Err(Diagnosis::new(Code::CallbackTimeout)
-                        .with_detail(format!("no sign-in reached {} within {} s", self.redirect_url(), timeout.as_secs())));
+                    return Err(Diagnosis::new(Code::CallbackTimeout).with_detail(format!(
+                        "no sign-in reached {} within {} s{}", self.redirect_url(), timeout.as_secs(), refused.note())));
                 }
                 _ = &mut cancel => return Err(Diagnosis::new(Code::Cancelled)),
                 accepted = self.listener.accept() => {
-                    if let Ok((stream, _)) = accepted {
-                        let tx = tx.clone();
-                        let expected = expected.clone();
-                        tokio::spawn(async move {
-                            if let Ok(Some(cb)) = tokio::time::timeout(PER_CONNECTION_DEADLINE, serve(stream, &expected)).await {
-                                let _ = tx.send(cb).await;
-                            }
-                        });
-                    }
+                    let Ok((stream, _)) = accepted else { continue };
+                    // Over the bound: closed unanswered (dropping the stream).
+                    let Ok(slot) = slots.clone().try_acquire_owned() else { continue };
+                    let tx = tx.clone();
+                    let expected = expected.clone();
+                    tokio::spawn(async move {
+                        let _slot = slot;
+                        if let Ok(Some(cb)) = tokio::time::timeout(PER_CONNECTION_DEADLINE, serve(stream, &expected)).await {
+                            let _ = tx.send((cb, Origin::Listener)).await;
+                        }
+                    });
                 }
                 Some(url) = pasted.recv() => {
-                    let _ = tx.send(parse_redirected_url(&url)).await;
+                    let _ = tx.send((parse_redirected_url(&url), Origin::Paste)).await;
                 }
-                Some(cb) = rx.recv() => match cb {
-                    Callback::Code { code, state } => {
-                        return if state_matches(&expected, &state) {
-                            Ok(Secret::new(code))
-                        } else {
-                            Err(Diagnosis::new(Code::StateMismatch))
-                        };
+                Some((cb, origin)) = rx.recv() => {
+                    if let Some(end) = decide(cb, origin, &expected, &mut refused) {
+                        return end;
                     }
-                    Callback::Error { error, description, .. } => {
-                        let detail = format!("the instance redirected with error={}{}", sanitize(&error),
-                            description.map(|d| format!(" ({})", sanitize(&d))).unwrap_or_default());
-                        let code = if error == "access_denied" { Code::ConsentDenied } else { Code::TokenRequestDenied };
-                        return Err(Diagnosis::new(code).with_detail(detail));
-                    }
-                    Callback::Incomplete | Callback::NotFound => {}
-                },
+                }
             }
         }
+    }
+}
+
+/// Callbacks the listener refused because their `state` was missing or wrong.
+#[derive(Debug, Default)]
+struct Refused {
+    count: usize,
+    /// The last refused `error=` value (sanitized), if any.
+    error: Option<String>,
+}
+
+impl Refused {
+    fn note(&self) -> String {
+        match (self.count, &self.error) {
+            (0, _) => String::new(),
+            (n, Some(e)) => format!("; {n} callback(s) without the state snconnect sent were refused, the last with error={e} (if you clicked Deny, start again and Allow)"),
+            (n, None) => format!("; {n} callback(s) without the state snconnect sent were refused"),
+        }
+    }
+}
+
+/// Whether a callback ends the wait, and how. `None`: keep waiting.
+fn decide(
+    cb: Callback,
+    origin: Origin,
+    expected: &[u8],
+    refused: &mut Refused,
+) -> Option<Result<Secret, Diagnosis>> {
+    let ours = |state: &str| state_matches(expected, state);
+    match cb {
+        Callback::Code { code, state } if ours(&state) => Some(Ok(Secret::new(code))),
+        Callback::Code { .. } if origin == Origin::Paste => {
+            Some(Err(Diagnosis::new(Code::StateMismatch)))
+        }
+        Callback::Error {
+            error,
+            description,
+            state,
+        } if origin == Origin::Paste || state.as_deref().is_some_and(ours) => {
+            let detail = format!(
+                "the instance redirected with error={}{}",
+                sanitize(&error),
+                description
+                    .map(|d| format!(" ({})", sanitize(&d)))
+                    .unwrap_or_default()
+            );
+            let code = if error == "access_denied" {
+                Code::ConsentDenied
+            } else {
+                Code::TokenRequestDenied
+            };
+            Some(Err(Diagnosis::new(code).with_detail(detail)))
+        }
+        Callback::Code { .. } => {
+            refused.count += 1;
+            None
+        }
+        Callback::Error { error, .. } => {
+            refused.count += 1;
+            refused.error = Some(sanitize(&error).chars().take(40).collect());
+            tracing::warn!("a sign-in callback without the expected state was refused");
+            None
+        }
+        Callback::Incomplete | Callback::NotFound => None,
     }
 }
 
@@ -223,21 +298,22 @@ async fn serve(mut stream: TcpStream, expected_state: &[u8]) -> Option<Callback>
     let line_end = head.iter().position(|&b| b == b'\r' || b == b'\n')?;
     let line = std::str::from_utf8(&head[..line_end]).ok()?;
     let cb = parse_request_line(line);
+    let ours = |state: Option<&str>| state.is_some_and(|s| state_matches(expected_state, s));
     let (status, title, body) = match &cb {
-        Callback::Code { state, .. } if state_matches(expected_state, state) => (
+        Callback::Code { state, .. } if ours(Some(state)) => (
             "200 OK",
             "Signed in",
             "snconnect received the sign-in. You can close this tab and return to snconnect.",
         ),
-        Callback::Code { .. } => (
-            "400 Bad Request",
-            "Sign-in did not match",
-            "This sign-in response does not belong to the sign-in snconnect started. Start again from snconnect.",
-        ),
-        Callback::Error { .. } => (
+        Callback::Error { state, .. } if ours(state.as_deref()) => (
             "200 OK",
             "Sign-in not completed",
             "The instance did not grant access. Return to snconnect for the reason and the fix.",
+        ),
+        Callback::Code { .. } | Callback::Error { .. } => (
+            "400 Bad Request",
+            "Sign-in did not match",
+            "This response does not belong to the sign-in snconnect started, so it was ignored. If you are signing in, finish it in the browser tab snconnect opened.",
         ),
         Callback::Incomplete => ("400 Bad Request", "Incomplete sign-in", "The redirect carried neither a code nor an error."),
         Callback::NotFound => ("404 Not Found", "Not found", "Nothing here."),
@@ -248,7 +324,8 @@ async fn serve(mut stream: TcpStream, expected_state: &[u8]) -> Option<Callback>
     );
     let response = format!(
         "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
-         Cache-Control: no-store\r\nConnection: close\r\n\r\n{html}",
+         Cache-Control: no-store\r\nReferrer-Policy: no-referrer\r\nX-Content-Type-Options: nosniff\r\n\
+         Connection: close\r\n\r\n{html}",
         html.len()
     );
     let _ = stream.write_all(response.as_bytes()).await;
@@ -376,39 +453,116 @@ mod tests {
         assert_eq!(waiter.await.unwrap().unwrap().expose(), "the-code");
     }
 
+    fn waiting(
+        l: CallbackListener,
+        state: &'static str,
+        paste: mpsc::Receiver<String>,
+    ) -> tokio::task::JoinHandle<Result<Secret, Diagnosis>> {
+        tokio::spawn(async move {
+            l.wait(
+                &Secret::new(state),
+                Duration::from_secs(10),
+                std::future::pending(),
+                paste,
+            )
+            .await
+        })
+    }
+
     #[tokio::test(flavor = "multi_thread")]
-    async fn state_mismatch_and_errors() {
+    async fn hostile_callbacks_get_400_and_do_not_end_the_wait_then_the_right_one_does() {
+        let l = CallbackListener::bind(0).await.unwrap();
+        let port = l.port();
+        let w = waiting(l, "good", no_paste());
+        let answers = tokio::task::spawn_blocking(move || {
+            let hostile = [
+                "/callback?code=c",
+                "/callback?code=c&state=evil",
+                "/callback?code=c&state=",
+                "/callback?error=access_denied&error_description=Your%20account%20is%20locked",
+                "/callback?error=access_denied&state=evil",
+                "/callback?error=server_error&state=goo",
+            ];
+            hostile.iter().map(|t| get(port, t)).collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+        for a in &answers {
+            assert!(a.starts_with("HTTP/1.1 400"), "{a}");
+            assert!(a.contains("Referrer-Policy: no-referrer"), "{a}");
+            assert!(!a.contains("locked"), "hostile text is never echoed: {a}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!w.is_finished(), "a hostile callback ended the sign-in");
+        let ok = tokio::task::spawn_blocking(move || get(port, "/callback?code=real&state=good"))
+            .await
+            .unwrap();
+        assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+        assert_eq!(w.await.unwrap().unwrap().expose(), "real");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_error_with_our_state_ends_the_wait_and_a_pasted_wrong_state_is_a_mismatch() {
+        let l = CallbackListener::bind(0).await.unwrap();
+        let port = l.port();
+        let w = waiting(l, "s", no_paste());
+        let a =
+            tokio::task::spawn_blocking(move || get(port, "/callback?error=access_denied&state=s"))
+                .await
+                .unwrap();
+        assert!(a.starts_with("HTTP/1.1 200"), "{a}");
+        assert_eq!(w.await.unwrap().unwrap_err().code, Code::ConsentDenied);
+
+        let l = CallbackListener::bind(0).await.unwrap();
+        let (tx, rx) = mpsc::channel(1);
+        let w = waiting(l, "good", rx);
+        tx.send("http://127.0.0.1:8765/callback?code=c&state=evil".into())
+            .await
+            .unwrap();
+        assert_eq!(w.await.unwrap().unwrap_err().code, Code::StateMismatch);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_timeout_after_refused_callbacks_says_so() {
         let l = CallbackListener::bind(0).await.unwrap();
         let port = l.port();
         let w = tokio::spawn(async move {
             l.wait(
                 &Secret::new("good"),
-                Duration::from_secs(10),
+                Duration::from_millis(600),
                 std::future::pending(),
                 no_paste(),
             )
             .await
         });
-        tokio::task::spawn_blocking(move || get(port, "/callback?code=c&state=evil"))
+        tokio::task::spawn_blocking(move || get(port, "/callback?error=access_denied"))
             .await
             .unwrap();
-        assert_eq!(w.await.unwrap().unwrap_err().code, Code::StateMismatch);
+        let d = w.await.unwrap().unwrap_err();
+        assert_eq!(d.code, Code::CallbackTimeout);
+        let detail = d.detail.unwrap();
+        assert!(detail.contains("1 callback(s) without the state snconnect sent were refused, the last with error=access_denied"), "{detail}");
+    }
 
+    #[tokio::test(flavor = "multi_thread")]
+    async fn connections_over_the_bound_are_closed_and_the_callback_still_gets_through() {
         let l = CallbackListener::bind(0).await.unwrap();
         let port = l.port();
-        let w = tokio::spawn(async move {
-            l.wait(
-                &Secret::new("s"),
-                Duration::from_secs(10),
-                std::future::pending(),
-                no_paste(),
-            )
-            .await
-        });
-        tokio::task::spawn_blocking(move || get(port, "/callback?error=access_denied&state=s"))
-            .await
-            .unwrap();
-        assert_eq!(w.await.unwrap().unwrap_err().code, Code::ConsentDenied);
+        let w = waiting(l, "good", no_paste());
+        let out = tokio::task::spawn_blocking(move || {
+            // Silent connections hold every slot until their read deadline.
+            let held: Vec<_> = (0..MAX_CONNECTIONS + 8)
+                .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+                .collect();
+            std::thread::sleep(Duration::from_millis(200));
+            drop(held);
+            std::thread::sleep(Duration::from_millis(200));
+            get(port, "/callback?code=real&state=good")
+        })
+        .await
+        .unwrap();
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        assert_eq!(w.await.unwrap().unwrap().expose(), "real");
     }
 
     #[tokio::test]

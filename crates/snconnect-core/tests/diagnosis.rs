@@ -908,14 +908,44 @@ async fn refresh_token_expired() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn state_mismatch() {
-    // The instance answers a sign-in that is not the one snconnect started (its state differs).
+    // The browser comes back with a sign-in that is not the one snconnect started (its state
+    // differs): the listener answers 400 and keeps waiting — any web page could send that — so
+    // the sign-in ends at its timeout, saying what was refused.
     let (sim, port) = sim_with_redirect_port().await;
     let http = client(&http_cfg(&sim));
     let conn = open(pkce_profile(&sim, port), &http, &[]).await.unwrap();
-    let (result, browser) = consent(port, &http, &conn, ADMIN, "allow", true).await;
-    let d = result.unwrap_err();
+    let mut browser = SimBrowser::new(&http, ADMIN, "allow");
+    browser.stale_state = true;
+    let reg = conn.registration().expect("an OAuth connection");
+    let pending = begin_consent(
+        reg,
+        &consent_options(port, Duration::from_secs(3)),
+        Arc::new(browser.clone()),
+    )
+    .await
+    .expect("consent starts");
+    let d = pending.finish(&http, reg).await.map(|_| ()).unwrap_err().0;
+    assert_code(&d, Code::CallbackTimeout);
+    assert_detail(
+        &d,
+        "1 callback(s) without the state snconnect sent were refused",
+    );
+    assert_eq!(
+        browser.outcome().await.as_deref(),
+        Ok("/callback -> 400 Bad Request")
+    );
+
+    // The same address pasted by the user (their own act) is named at once.
+    let pending = pending_without_browser(&conn, port, Duration::from_secs(20)).await;
+    pending
+        .paste_sender()
+        .send(format!(
+            "http://127.0.0.1:{port}/callback?code=abc&state=not-ours"
+        ))
+        .await
+        .unwrap();
+    let d = pending.finish(&http, reg).await.map(|_| ()).unwrap_err().0;
     assert_code(&d, Code::StateMismatch);
-    assert_eq!(browser.as_deref(), Ok("/callback -> 400 Bad Request"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
