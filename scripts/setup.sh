@@ -52,6 +52,10 @@ if ! cmp -s "$ROOT/ui/package-lock.json" "$STAMP" 2>/dev/null; then
 fi
 
 if [ "$WITH_TESTS" = 1 ]; then
+  if ! command -v cargo-fuzz >/dev/null; then
+    say "cargo install cargo-fuzz (the fuzzing harness; runs on stable with RUSTC_BOOTSTRAP=1)"
+    cargo install cargo-fuzz --version 0.13.2 --locked
+  fi
   if ! command -v tauri-driver >/dev/null; then
     say "cargo install tauri-driver"
     cargo install tauri-driver --version 2.1.0 --locked

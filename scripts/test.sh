@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: formatting, lints, the UI's type check and unit tests, all cargo tests (real
-# Secret Service included) and the WebDriver test of the real window. Installs what it needs first.
+# Secret Service included), a short fuzzing run of the core's parsers and the WebDriver test of
+# the real window. Installs what it needs first.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -24,6 +25,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 # dbus-daemon + gnome-keyring per test (tests/support/secret_service.rs): a real Secret Service.
 say "cargo test (unit tests; snsim, the core and the CLI over real TLS; a real Secret Service; a strict standards OAuth server)"
 cargo test --workspace
+
+say "fuzzing: every parser target for 15 s (cargo-fuzz on stable; scripts/fuzz.sh 600 for a long run)"
+bash scripts/fuzz.sh 15
 
 say "WebDriver: the real window under Xvfb, demo mode, browser stand-in (scenarios a e b c d p k s v n i t)"
 # --all-targets resolves features like the cargo test run above, so this only links the app.

@@ -441,26 +441,51 @@ fn finish(
     grant: Grant,
 ) -> Result<TokenSet, Diagnosis> {
     match result {
-        Ok(resp) => {
-            let expires_at = resp.expires_in().map(|d| SystemTime::now() + d);
-            Ok(TokenSet {
-                access_token: Secret::new(resp.access_token().secret().clone()),
-                refresh_token: resp
-                    .refresh_token()
-                    .map(|r| Secret::new(r.secret().clone())),
-                expires_at,
-                scope: resp.scopes().map(|s| {
-                    s.iter()
-                        .map(|x| x.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                }),
-            })
-        }
+        Ok(resp) => Ok(token_set_of(&resp, SystemTime::now())),
         Err(e) => Err(classify_failure(e, capture, |status, err| {
             classify_token_error(status, err, grant)
         })),
     }
+}
+
+/// The tokens of a token response received at `now`. An `expires_in` beyond what the clock
+/// can hold (a hostile or broken server) counts as no known expiry rather than a panic.
+pub fn token_set_of(resp: &BasicTokenResponse, now: SystemTime) -> TokenSet {
+    TokenSet {
+        access_token: Secret::new(resp.access_token().secret().clone()),
+        refresh_token: resp
+            .refresh_token()
+            .map(|r| Secret::new(r.secret().clone())),
+        expires_at: resp.expires_in().and_then(|d| now.checked_add(d)),
+        scope: resp.scopes().map(|s| {
+            s.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        }),
+    }
+}
+
+/// What a token endpoint's answer means, from its status, content type and body alone: the
+/// tokens of a 200 JSON token response, else the diagnosis snconnect gives (the pure part of
+/// every grant, and the fuzz target's entry point).
+pub fn token_answer(
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+    grant: Grant,
+    now: SystemTime,
+) -> Result<TokenSet, Diagnosis> {
+    if content_type.contains("json") {
+        if status == 200 {
+            if let Ok(resp) = serde_json::from_slice::<BasicTokenResponse>(body) {
+                return Ok(token_set_of(&resp, now));
+            }
+        } else if let Ok(err) = serde_json::from_slice::<BasicErrorResponse>(body) {
+            return Err(classify_token_error(status, &err, grant));
+        }
+    }
+    Err(non_json_or_malformed(status, content_type, body))
 }
 
 /// A failed `oauth2` request: transport errors and odd bodies classified the same way for
@@ -601,5 +626,65 @@ mod tests {
             .authorize_request("http://127.0.0.1:1/callback", true)
             .unwrap_err();
         assert!(d.detail.unwrap().starts_with("client ID"));
+    }
+
+    #[test]
+    fn a_huge_expires_in_is_no_known_expiry_not_a_panic() {
+        let body =
+            br#"{"access_token":"a","token_type":"Bearer","expires_in":18446744073709551615}"#;
+        let t = token_answer(
+            200,
+            "application/json",
+            body,
+            Grant::Refresh,
+            SystemTime::now(),
+        )
+        .unwrap();
+        assert_eq!(t.expires_at, None);
+        let body = br#"{"access_token":"a","token_type":"Bearer","expires_in":1799,"refresh_token":"r","scope":"useraccount"}"#;
+        let t = token_answer(
+            200,
+            "application/json",
+            body,
+            Grant::Refresh,
+            SystemTime::UNIX_EPOCH,
+        )
+        .unwrap();
+        assert_eq!(
+            t.expires_at,
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1799))
+        );
+        assert_eq!(t.scope.as_deref(), Some("useraccount"));
+    }
+
+    #[test]
+    fn token_answers_that_are_not_tokens() {
+        let d = token_answer(
+            401,
+            "application/json",
+            br#"{"error_description":"access_denied","error":"server_error"}"#,
+            Grant::Refresh,
+            SystemTime::now(),
+        )
+        .unwrap_err();
+        assert_eq!(d.code, Code::RefreshTokenExpired);
+        let d = token_answer(
+            200,
+            "application/json",
+            b"{}",
+            Grant::Password,
+            SystemTime::now(),
+        )
+        .unwrap_err();
+        assert_eq!(d.code, Code::UnexpectedResponse);
+        let d = token_answer(
+            200,
+            "text/html",
+            b"<html>Your instance is hibernating</html>",
+            Grant::Password,
+            SystemTime::now(),
+        )
+        .unwrap_err();
+        assert_ne!(d.code, Code::Ok);
     }
 }

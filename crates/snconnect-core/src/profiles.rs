@@ -147,6 +147,19 @@ impl Default for ProfilesFile {
     }
 }
 
+/// A profile file's bytes, as `load` reads them from `path` (named in the error). Pure.
+pub fn parse_file(bytes: &[u8], path: &Path) -> Result<ProfilesFile, Diagnosis> {
+    let file: ProfilesFile =
+        serde_json::from_slice(bytes).map_err(|e| unreadable(path, &e.to_string()))?;
+    if file.schema_version > SCHEMA_VERSION {
+        return Err(unreadable(path, &format!(
+            "schema_version {} is newer than this snconnect understands ({SCHEMA_VERSION}); upgrade snconnect",
+            file.schema_version
+        )));
+    }
+    Ok(file)
+}
+
 /// The config dir: `SNCONNECT_CONFIG_DIR`, else the platform's (`~/.config/snconnect` on Linux).
 /// The platform's config dir for snconnect (ignoring `SNCONNECT_CONFIG_DIR`).
 pub fn platform_config_dir() -> Option<PathBuf> {
@@ -241,15 +254,7 @@ impl ProfileStore {
             }
             Err(e) => return Err(unreadable(&path, &e.to_string())),
         };
-        let file: ProfilesFile =
-            serde_json::from_slice(&bytes).map_err(|e| unreadable(&path, &e.to_string()))?;
-        if file.schema_version > SCHEMA_VERSION {
-            return Err(unreadable(&path, &format!(
-                "schema_version {} is newer than this snconnect understands ({SCHEMA_VERSION}); upgrade snconnect",
-                file.schema_version
-            )));
-        }
-        Ok(file)
+        parse_file(&bytes, &path)
     }
 
     /// Adds or replaces the profile with the same name, atomically.
