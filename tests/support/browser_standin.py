@@ -236,8 +236,13 @@ def run(start_url):
                 log("captured the callback address instead of reaching the loopback")
                 return 0
             if is_callback(start_url, nxt):
-                status, _, _, _ = fetch(opener, nxt, timeout=timeout)
+                status, cb_headers, _, _ = fetch(opener, nxt, timeout=timeout)
                 log("callback GET %s -> %d" % (redact(nxt), status))
+                # Like a browser: follow the listener's redirect to its clean end page.
+                if 300 <= status < 400 and cb_headers.get("Location"):
+                    end = urllib.parse.urljoin(nxt, cb_headers["Location"])
+                    end_status, _, _, _ = fetch(opener, end, timeout=timeout)
+                    log("end page GET %s -> %d" % (redact(end), end_status))
                 return 0
             url = nxt
             status, headers, text, _ = fetch(opener, url, timeout=timeout)

@@ -336,10 +336,7 @@ pub async fn json_body(
             .map(str::to_string)
     };
     let content_type = header("content-type").unwrap_or_default();
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| crate::http::classify_transport(&e))?;
+    let body = crate::http::read_body(resp, crate::http::MAX_BODY).await?;
     let json: Option<serde_json::Value> = if content_type.contains("json") {
         serde_json::from_slice(&body).ok()
     } else {

@@ -66,6 +66,7 @@ pub fn build_client(cfg: &HttpConfig) -> Result<reqwest::Client, Diagnosis> {
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
         .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(std::sync::Arc::new(SystemResolver))
         .connect_timeout(cfg.connect_timeout)
         .timeout(cfg.request_timeout)
         .user_agent(USER_AGENT);
@@ -86,43 +87,172 @@ pub fn build_client(cfg: &HttpConfig) -> Result<reqwest::Client, Diagnosis> {
     })
 }
 
-/// Classifies a transport-level failure (no HTTP response was received).
+/// A host name that did not resolve: our resolver's own error type, so a DNS failure is
+/// recognised by its type in the error chain, not by the wording of a library's message.
+#[derive(Debug)]
+pub struct DnsFailed {
+    host: String,
+    source: Option<std::io::Error>,
+}
+
+impl std::fmt::Display for DnsFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.source {
+            Some(e) => write!(f, "could not resolve {}: {e}", self.host),
+            None => write!(f, "could not resolve {}: no address", self.host),
+        }
+    }
+}
+
+impl StdError for DnsFailed {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source.as_ref().map(|e| e as _)
+    }
+}
+
+/// The system resolver (getaddrinfo, off the async workers, as reqwest's default) reporting
+/// failures as [`DnsFailed`].
+struct SystemResolver;
+
+impl reqwest::dns::Resolve for SystemResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let failed = |source| -> Box<dyn StdError + Send + Sync> {
+                Box::new(DnsFailed {
+                    host: host.clone(),
+                    source,
+                })
+            };
+            let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map_err(|e| failed(Some(e)))?
+                .collect();
+            if addrs.is_empty() {
+                return Err(failed(None));
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// What the error chain holds, by type: our resolver's failure, a rustls error (directly or
+/// inside an `io::Error`, as tokio-rustls reports it), the kinds of the `io::Error`s.
+#[derive(Default)]
+struct Causes<'a> {
+    dns: bool,
+    tls: Option<&'a rustls::Error>,
+    io_kinds: Vec<std::io::ErrorKind>,
+}
+
+fn causes<'a>(err: &'a (dyn StdError + 'static)) -> Causes<'a> {
+    let mut found = Causes::default();
+    // Each error's source, and for an io::Error the error it wraps (its `source` skips that
+    // one; reqwest nests io::Errors around rustls's), depth-bounded.
+    let mut todo: Vec<&(dyn StdError + 'static)> = vec![err];
+    let mut seen = 0;
+    while let Some(e) = todo.pop() {
+        seen += 1;
+        if seen > 32 {
+            break;
+        }
+        if e.downcast_ref::<DnsFailed>().is_some() {
+            found.dns = true;
+        }
+        if let Some(t) = e.downcast_ref::<rustls::Error>() {
+            found.tls.get_or_insert(t);
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            found.io_kinds.push(io.kind());
+            if let Some(inner) = io.get_ref() {
+                todo.push(inner);
+            }
+        }
+        if let Some(src) = e.source() {
+            todo.push(src);
+        }
+    }
+    found
+}
+
+/// Classifies a transport-level failure (no HTTP response was received) from the types in its
+/// error chain and reqwest's own flags; the text is only the detail line.
 pub fn classify_transport(err: &reqwest::Error) -> Diagnosis {
-    let chain = error_chain(err);
-    let lower = chain.to_ascii_lowercase();
-    let code = if lower.contains("dns error")
-        || lower.contains("failed to lookup address")
-        || lower.contains("name or service not known")
-        || lower.contains("no address associated")
-    {
+    let found = causes(err);
+    let code = if found.dns {
         Code::DnsFailure
-    } else if lower.contains("unknownissuer")
-        || lower.contains("unknown issuer")
-        || lower.contains("invalidcertificate")
-        || lower.contains("invalid peer certificate")
-        || lower.contains("self-signed")
-        || lower.contains("notvalidforname")
+    } else if let Some(t) = found.tls {
+        match t {
+            rustls::Error::InvalidCertificate(_) => Code::TlsUntrustedCertificate,
+            _ => Code::TlsHandshakeFailed,
+        }
+    } else if err.is_connect()
+        && err.url().is_some_and(|u| u.scheme() == "https")
+        && found.io_kinds.iter().any(|k| {
+            matches!(
+                k,
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
+            )
+        })
     {
-        Code::TlsUntrustedCertificate
-    } else if lower.contains("tls")
-        || lower.contains("handshake")
-        || lower.contains("rustls")
-        // rustls on a port that does not speak TLS: "received corrupt message of type
-        // InvalidContentType" (reqwest calls it a connect error).
-        || lower.contains("corrupt message")
-    {
+        // The TCP connection was made and the peer hung up during the TLS handshake.
         Code::TlsHandshakeFailed
-    } else if err.is_timeout() && (err.is_connect() || lower.contains("connect")) {
+    } else if err.is_timeout() && err.is_connect() {
         Code::ConnectTimeout
     } else if err.is_timeout() {
         Code::RequestTimeout
-    } else if err.is_connect() || lower.contains("connection refused") {
+    } else if found
+        .io_kinds
+        .contains(&std::io::ErrorKind::ConnectionRefused)
+        || err.is_connect()
+    {
         Code::ConnectionRefused
     } else {
         // A body or decode failure, or something reqwest could not name more precisely.
         Code::UnexpectedResponse
     };
-    Diagnosis::new(code).with_detail(strip_urls(&chain))
+    Diagnosis::new(code).with_detail(strip_urls(&error_chain(err)))
+}
+
+/// The most snconnect reads of a REST answer (a 1,000-row Table API page is far less).
+pub const MAX_BODY: usize = 8 * 1024 * 1024;
+/// The most it reads of an OAuth endpoint's answer (a token response is a few hundred bytes).
+pub const MAX_OAUTH_BODY: usize = 256 * 1024;
+
+/// Reads a body up to `limit` bytes, chunk by chunk; `true` when it was longer (the rest is
+/// not read). A hostile or broken server cannot make snconnect hold more than `limit`.
+pub async fn read_capped(
+    mut resp: reqwest::Response,
+    limit: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Ok((Vec::new(), true));
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if out.len() + chunk.len() > limit {
+            return Ok((out, true));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok((out, false))
+}
+
+/// [`read_capped`] for the REST calls: a longer body is `unexpected_response`.
+pub async fn read_body(resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, Diagnosis> {
+    let status = resp.status().as_u16();
+    match read_capped(resp, limit).await {
+        Ok((body, false)) => Ok(body),
+        Ok((_, true)) => Err(too_large(status, limit)),
+        Err(e) => Err(classify_transport(&e)),
+    }
+}
+
+pub fn too_large(status: u16, limit: usize) -> Diagnosis {
+    Diagnosis::new(Code::UnexpectedResponse).with_detail(format!(
+        "HTTP {status}: the answer is larger than {} KiB, more than snconnect reads",
+        limit / 1024
+    ))
 }
 
 /// The error and its sources, joined, for classification and detail lines.
@@ -223,6 +353,35 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(classify_transport(&err).code, Code::ConnectionRefused);
+    }
+
+    #[tokio::test]
+    async fn bodies_are_read_up_to_a_limit() {
+        let resp = |n: usize| reqwest::Response::from(http::Response::new(vec![b'x'; n]));
+        assert_eq!(read_body(resp(10), 10).await.unwrap().len(), 10);
+        let d = read_body(resp(11), 10).await.unwrap_err();
+        assert_eq!(d.code, Code::UnexpectedResponse);
+        assert!(d.detail.unwrap().contains("larger than"), "names why");
+        let (start, more) = read_capped(resp(MAX_OAUTH_BODY + 1), MAX_OAUTH_BODY)
+            .await
+            .unwrap();
+        assert!(more && start.len() <= MAX_OAUTH_BODY);
+    }
+
+    #[tokio::test]
+    async fn an_unresolvable_host_is_found_by_type() {
+        // RFC 6761: .invalid never resolves.
+        let client = build_client(&HttpConfig::default()).unwrap();
+        let err = client
+            .get("https://snconnect-test.invalid/")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            causes(&err).dns,
+            "our resolver's DnsFailed is in the chain: {err:?}"
+        );
+        assert_eq!(classify_transport(&err).code, Code::DnsFailure);
     }
 
     #[test]

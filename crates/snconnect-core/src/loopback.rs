@@ -22,7 +22,7 @@ use std::time::Duration;
 use subtle::ConstantTimeEq;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// The port users register once: `http://127.0.0.1:8765/callback`.
 pub const DEFAULT_REDIRECT_PORT: u16 = 8765;
@@ -129,6 +129,10 @@ pub struct CallbackListener {
 impl CallbackListener {
     /// Binds `127.0.0.1:port` (0 picks a free port; tests only, since the instance must know it).
     pub async fn bind(port: u16) -> Result<Self, Diagnosis> {
+        // A listener of this process that still serves the last sign-in's end page gives way.
+        if port != 0 {
+            stop_lingering(port).await;
+        }
         // Any bind failure (in use, or forbidden) means this port cannot take the redirect.
         let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {
             Diagnosis::new(Code::CallbackPortInUse).with_detail(format!("127.0.0.1:{port}: {e}"))
@@ -202,6 +206,10 @@ impl CallbackListener {
                 }
                 Some((cb, origin)) = rx.recv() => {
                     if let Some(end) = decide(cb, origin, &expected, &mut refused) {
+                        if origin == Origin::Listener {
+                            // The browser follows the 303 to the page that says how it ended.
+                            linger(self.listener, self.port);
+                        }
                         return end;
                     }
                 }
@@ -299,17 +307,22 @@ async fn serve(mut stream: TcpStream, expected_state: &[u8]) -> Option<Callback>
     let line = std::str::from_utf8(&head[..line_end]).ok()?;
     let cb = parse_request_line(line);
     let ours = |state: Option<&str>| state.is_some_and(|s| state_matches(expected_state, s));
+    // The sign-in's own callback: a redirect to a clean URL, so the code does not stay in the
+    // browser's address bar and history; the page there says how it ended.
+    let clean = match &cb {
+        Callback::Code { state, .. } if ours(Some(state)) => Some(DONE_PATH),
+        Callback::Error { state, .. } if ours(state.as_deref()) => Some(NOT_COMPLETED_PATH),
+        _ => None,
+    };
+    if let Some(path) = clean {
+        let response = format!(
+            "HTTP/1.1 303 See Other\r\nLocation: {path}\r\nContent-Length: 0\r\n{HEADERS}\r\n"
+        );
+        let _ = stream.write_all(response.as_bytes()).await;
+        let _ = stream.shutdown().await;
+        return Some(cb);
+    }
     let (status, title, body) = match &cb {
-        Callback::Code { state, .. } if ours(Some(state)) => (
-            "200 OK",
-            "Signed in",
-            "snconnect received the sign-in. You can close this tab and return to snconnect.",
-        ),
-        Callback::Error { state, .. } if ours(state.as_deref()) => (
-            "200 OK",
-            "Sign-in not completed",
-            "The instance did not grant access. Return to snconnect for the reason and the fix.",
-        ),
         Callback::Code { .. } | Callback::Error { .. } => (
             "400 Bad Request",
             "Sign-in did not match",
@@ -318,19 +331,110 @@ async fn serve(mut stream: TcpStream, expected_state: &[u8]) -> Option<Callback>
         Callback::Incomplete => ("400 Bad Request", "Incomplete sign-in", "The redirect carried neither a code nor an error."),
         Callback::NotFound => ("404 Not Found", "Not found", "Nothing here."),
     };
+    respond(&mut stream, status, title, body).await;
+    Some(cb)
+}
+
+/// Every answer of the listener carries these.
+const HEADERS: &str = "Cache-Control: no-store\r\nReferrer-Policy: no-referrer\r\n\
+                       X-Content-Type-Options: nosniff\r\nConnection: close\r\n";
+/// Where the sign-in's own callback is redirected (no query: nothing to keep in history).
+const DONE_PATH: &str = "/callback/done";
+const NOT_COMPLETED_PATH: &str = "/callback/not-completed";
+/// How long the listener stays to serve that page after the wait ended.
+const LINGER: Duration = Duration::from_secs(3);
+
+async fn respond(stream: &mut TcpStream, status: &str, title: &str, body: &str) {
     let html = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>snconnect: {title}</title></head>\
          <body style=\"font-family:sans-serif;margin:3em\"><h1>{title}</h1><p>{body}</p></body></html>"
     );
     let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
-         Cache-Control: no-store\r\nReferrer-Policy: no-referrer\r\nX-Content-Type-Options: nosniff\r\n\
-         Connection: close\r\n\r\n{html}",
+        "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n{HEADERS}\r\n{html}",
         html.len()
     );
     let _ = stream.write_all(response.as_bytes()).await;
     let _ = stream.shutdown().await;
-    Some(cb)
+}
+
+/// Listeners of this process still serving the end page: id, port, stop switch, "gone" signal.
+type Lingering = (u64, u16, oneshot::Sender<()>, oneshot::Receiver<()>);
+static LINGER_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static LINGERING: std::sync::Mutex<Vec<Lingering>> = std::sync::Mutex::new(Vec::new());
+
+/// Serves the end page on `listener` until it was fetched, [`LINGER`] passed, or a new
+/// sign-in wants the port ([`stop_lingering`]); then the port is free.
+fn linger(listener: TcpListener, port: u16) {
+    let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+    let (gone_tx, gone_rx) = oneshot::channel::<()>();
+    let id = LINGER_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    LINGERING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((id, port, stop_tx, gone_rx));
+    tokio::spawn(async move {
+        let deadline = tokio::time::sleep(LINGER);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                _ = &mut deadline => break,
+                _ = &mut stop_rx => break,
+                accepted = listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    let served = tokio::time::timeout(PER_CONNECTION_DEADLINE, serve_end_page(stream)).await;
+                    if matches!(served, Ok(true)) {
+                        break;
+                    }
+                }
+            }
+        }
+        drop(listener);
+        // Still listed when it ended by itself: unlist it (a stopper already took its entry).
+        LINGERING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(i, ..)| *i != id);
+        let _ = gone_tx.send(());
+    });
+}
+
+/// Stops this process's listener lingering on `port`, if any, and waits until it is gone.
+async fn stop_lingering(port: u16) {
+    let entry = {
+        let mut list = LINGERING.lock().unwrap_or_else(|e| e.into_inner());
+        list.iter()
+            .position(|(_, p, ..)| *p == port)
+            .map(|i| list.remove(i))
+    };
+    if let Some((_, _, stop, gone)) = entry {
+        let _ = stop.send(());
+        let _ = gone.await;
+    }
+}
+
+/// The page after the redirect; `true` once it was served.
+async fn serve_end_page(mut stream: TcpStream) -> bool {
+    let mut buf = [0u8; 2048];
+    let Ok(n) = stream.read(&mut buf).await else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&buf[..n]);
+    let target = head.split_ascii_whitespace().nth(1).unwrap_or("");
+    let (status, title, body) = match target {
+        DONE_PATH => (
+            "200 OK",
+            "Signed in",
+            "snconnect received the sign-in. You can close this tab and return to snconnect.",
+        ),
+        NOT_COMPLETED_PATH => (
+            "200 OK",
+            "Sign-in not completed",
+            "The instance did not grant access. Return to snconnect for the reason and the fix.",
+        ),
+        _ => ("404 Not Found", "Not found", "Nothing here."),
+    };
+    respond(&mut stream, status, title, body).await;
+    status.starts_with("200")
 }
 
 #[cfg(test)]
@@ -436,16 +540,24 @@ mod tests {
             )
             .await
         });
-        let out = tokio::task::spawn_blocking(move || {
+        let (out, done) = tokio::task::spawn_blocking(move || {
             // A pre-connect that never sends anything must not block the real callback.
             let _silent = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
             let nf = get(port, "/favicon.ico");
             assert!(nf.starts_with("HTTP/1.1 404"), "{nf}");
-            get(port, "/callback?code=the-code&state=st4te")
+            let out = get(port, "/callback?code=the-code&state=st4te");
+            // The browser follows the redirect to the clean URL.
+            (out, get(port, "/callback/done"))
         })
         .await
         .unwrap();
-        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        assert!(out.starts_with("HTTP/1.1 303"), "{out}");
+        assert!(out.contains("\r\nLocation: /callback/done\r\n"), "{out}");
+        assert!(out.contains("Referrer-Policy: no-referrer"), "{out}");
+        assert!(
+            done.starts_with("HTTP/1.1 200") && done.contains("Signed in"),
+            "{done}"
+        );
         assert!(
             !out.contains("the-code") && !out.contains("st4te"),
             "query values must not be echoed"
@@ -497,7 +609,7 @@ mod tests {
         let ok = tokio::task::spawn_blocking(move || get(port, "/callback?code=real&state=good"))
             .await
             .unwrap();
-        assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+        assert!(ok.starts_with("HTTP/1.1 303"), "{ok}");
         assert_eq!(w.await.unwrap().unwrap().expose(), "real");
     }
 
@@ -506,11 +618,14 @@ mod tests {
         let l = CallbackListener::bind(0).await.unwrap();
         let port = l.port();
         let w = waiting(l, "s", no_paste());
-        let a =
-            tokio::task::spawn_blocking(move || get(port, "/callback?error=access_denied&state=s"))
-                .await
-                .unwrap();
-        assert!(a.starts_with("HTTP/1.1 200"), "{a}");
+        let a = tokio::task::spawn_blocking(move || {
+            let a = get(port, "/callback?error=access_denied&state=s");
+            (a, get(port, "/callback/not-completed"))
+        })
+        .await
+        .unwrap();
+        assert!(a.0.contains("Location: /callback/not-completed"), "{a:?}");
+        assert!(a.1.contains("Sign-in not completed"), "{a:?}");
         assert_eq!(w.await.unwrap().unwrap_err().code, Code::ConsentDenied);
 
         let l = CallbackListener::bind(0).await.unwrap();
@@ -561,8 +676,31 @@ mod tests {
         })
         .await
         .unwrap();
-        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        assert!(out.starts_with("HTTP/1.1 303"), "{out}");
         assert_eq!(w.await.unwrap().unwrap().expose(), "real");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_next_sign_in_takes_the_port_from_a_listener_still_serving_the_end_page() {
+        let l = CallbackListener::bind(0).await.unwrap();
+        let port = l.port();
+        let w = waiting(l, "s", no_paste());
+        tokio::task::spawn_blocking(move || get(port, "/callback?code=c&state=s"))
+            .await
+            .unwrap();
+        w.await.unwrap().unwrap();
+        // The browser has not fetched the end page yet: the port is still held, for us.
+        let again = CallbackListener::bind(port)
+            .await
+            .expect("taken over at once");
+        assert_eq!(again.port(), port);
+        // Nobody else's listener is touched: a port held elsewhere stays busy.
+        let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let busy = other.local_addr().unwrap().port();
+        assert_eq!(
+            CallbackListener::bind(busy).await.err().unwrap().code,
+            Code::CallbackPortInUse
+        );
     }
 
     #[tokio::test]

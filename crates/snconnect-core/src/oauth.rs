@@ -307,7 +307,7 @@ impl ClientRegistration {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let body = resp.bytes().await.map_err(|e| classify_transport(&e))?;
+        let body = crate::http::read_body(resp, crate::http::MAX_OAUTH_BODY).await?;
         if status == 200 {
             // A hibernating instance answers 200 with its HTML page on every path.
             if content_type.contains("text/html") {
@@ -372,7 +372,11 @@ pub enum Grant {
 
 /// What the token endpoint actually sent, kept for classification.
 #[derive(Default)]
-struct Capture(Mutex<Option<(u16, String, Vec<u8>)>>);
+struct Capture(
+    Mutex<Option<(u16, String, Vec<u8>)>>,
+    /// The answer was longer than `MAX_OAUTH_BODY` (only its start was read).
+    std::sync::atomic::AtomicBool,
+);
 
 impl Capture {
     async fn send(
@@ -384,7 +388,8 @@ impl Capture {
         let resp = http.execute(req).await?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = resp.bytes().await?.to_vec();
+        let (body, too_large) = crate::http::read_capped(resp, crate::http::MAX_OAUTH_BODY).await?;
+        self.1.store(too_large, std::sync::atomic::Ordering::SeqCst);
         let content_type = headers
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -395,6 +400,8 @@ impl Capture {
         for (k, v) in headers.iter() {
             out = out.header(k, v);
         }
+        // Too large: oauth2 gets nothing to parse, and the failure is classified from the flag.
+        let body = if too_large { Vec::new() } else { body };
         Ok(out
             .body(body)
             .expect("status and headers came from a valid response"))
@@ -495,6 +502,10 @@ fn classify_failure<E: oauth2::ErrorResponse>(
     capture: &Capture,
     on_server: impl FnOnce(u16, &E) -> Diagnosis,
 ) -> Diagnosis {
+    if capture.1.load(std::sync::atomic::Ordering::SeqCst) {
+        let status = capture.taken().map(|c| c.0).unwrap_or(0);
+        return crate::http::too_large(status, crate::http::MAX_OAUTH_BODY);
+    }
     match e {
         RequestTokenError::Request(e) => classify_transport(&e),
         RequestTokenError::ServerResponse(err) => {

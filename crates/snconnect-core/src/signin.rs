@@ -92,7 +92,8 @@ pub fn check_pasted(url: &str) -> Result<(), Diagnosis> {
 
 impl SignIn {
     /// Starts a sign-in. For the code grants: binds the profile's loopback port (or a
-    /// fallback), builds the authorize URL (PKCE for public clients) and opens the browser.
+    /// fallback), builds the authorize URL (PKCE S256 for every client, confidential ones
+    /// included, as RFC 9700 §2.1.1 asks) and opens the browser.
     pub async fn begin(
         conn: Arc<Connection>,
         timeout: Duration,
@@ -102,7 +103,9 @@ impl SignIn {
             let reg = conn.registration().expect("OAuth profiles have a client");
             let opts = ConsentOptions {
                 ports: ports_of(&conn.profile),
-                pkce: conn.profile.auth == AuthMethod::OauthCodePkce,
+                // Confidential clients too: an instance that ignores the challenge ignores the
+                // verifier as well (snsim's `confidential_pkce` switch covers both answers).
+                pkce: true,
                 timeout,
             };
             Some(begin_consent(reg, &opts, browser).await?)

@@ -162,31 +162,35 @@ async fn api_key_under_a_param_name_the_instance_does_not_know_is_api_key_reject
 
 // ---- OAuth --------------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread")]
-async fn oauth_code_confidential_consent_then_test_passes() {
+/// A confidential client's code flow with PKCE (RFC 9700 §2.1.1), against an instance that
+/// verifies the challenge or one that ignores it (snsim's UNCONFIRMED `confidential_pkce`).
+async fn confidential_code_flow(confidential_pkce: snsim::ConfidentialPkce) {
     let (sim, port) = start_with_redirect_port(SimConfig {
         auto_approve: true,
         ..SimConfig::default()
     })
     .await;
+    sim.update_switches(|s| s.confidential_pkce = confidential_pkce);
     let mut p = profile("code", &sim, AuthMethod::OauthCode);
     p.client_id = Some(sim.confidential_client_id().into());
     p.redirect_port = Some(port);
     let store = store_with(&[("code", "client_secret", sim.confidential_client_secret())]);
     let conn = open(p, &sim, &store).await;
 
-    let (authorize, seen) = consent_and_store(&sim, &conn, port, false).await;
+    let (authorize, seen) = consent_and_store(&sim, &conn, port, true).await;
     // The browser's side: 302 straight to the registered loopback URL with code and state.
     assert_eq!(seen.authorize_status, 302, "{seen:?}");
     assert_eq!(seen.location, format!("http://127.0.0.1:{port}/callback"));
     assert!(seen.had_code && seen.had_state, "{seen:?}");
-    assert!((200..300).contains(&seen.callback_status), "{seen:?}");
-    // Method-specific: a confidential client, no PKCE, and the secret never in the URL.
+    // The callback is redirected to a clean URL (the code leaves the browser's history).
+    assert_eq!(seen.callback_status, 303, "{seen:?}");
+    // Method-specific: a confidential client with an S256 challenge too, and the secret never
+    // in the URL. With `verify`, snsim refuses the exchange unless the verifier matches.
     let q = query_of(&authorize);
     assert_eq!(authorize.path(), "/oauth_auth.do");
     assert_eq!(q["client_id"], CONFIDENTIAL_CLIENT_ID);
     assert_eq!(q["response_type"], "code");
-    assert!(!q.contains_key("code_challenge"), "{q:?}");
+    assert_eq!(q["code_challenge_method"], "S256", "{q:?}");
     assert!(!authorize
         .as_str()
         .contains(sim.confidential_client_secret()));
@@ -201,6 +205,16 @@ async fn oauth_code_confidential_consent_then_test_passes() {
         "a fresh grant needs no refresh"
     );
     assert!(stored(&store, "code", REFRESH_TOKEN).is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oauth_code_confidential_with_pkce_verified_then_test_passes() {
+    confidential_code_flow(snsim::ConfidentialPkce::Verify).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oauth_code_confidential_with_pkce_ignored_by_the_instance_then_test_passes() {
+    confidential_code_flow(snsim::ConfidentialPkce::Ignore).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -957,7 +957,7 @@ async fn consent_denied() {
     let d = result.unwrap_err();
     assert_code(&d, Code::ConsentDenied);
     assert_detail(&d, "error=access_denied");
-    assert_eq!(browser.as_deref(), Ok("/callback -> 200 OK"));
+    assert_eq!(browser.as_deref(), Ok("/callback -> 303 See Other"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

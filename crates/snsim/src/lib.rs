@@ -48,7 +48,9 @@ mod tls;
 
 pub use pages::HIBERNATING_PAGE;
 pub use state::LoggedRequest;
-pub use switches::{DenyMode, Faults, InstanceState, PluginActiveFormat, Scenario, Switches};
+pub use switches::{
+    ConfidentialPkce, DenyMode, Faults, InstanceState, PluginActiveFormat, Scenario, Switches,
+};
 
 /// sys_id of the out-of-box `admin` user (PySNC tests).
 pub const ADMIN_SYS_ID: &str = "6816f79cc0a8016401c5a33be04be441";

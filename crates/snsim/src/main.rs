@@ -34,6 +34,7 @@ SCENARIOS (--scenario FILE, TOML):
   instance_state = \"hibernating\"     # normal | hibernating | edge502 | sso | api_login_page
   redirect_strict = false            # refuse unregistered redirect_uri (default: first URL)
   deny = \"redirect\"                  # redirect (error=access_denied) | page
+  confidential_pkce = \"verify\"      # verify | ignore: a confidential client's PKCE challenge
   refresh_echo = false               # refresh grant echoes refresh_token
   basic_client_auth = true           # client auth by HTTP Basic at oauth_token.do
   public_client_refresh = true       # public PKCE client may refresh

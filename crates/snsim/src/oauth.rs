@@ -17,7 +17,7 @@ use crate::common::{
 use crate::pages;
 use crate::properties;
 use crate::state::{constant_time_eq, OAuthClient};
-use crate::switches::DenyMode;
+use crate::switches::{ConfidentialPkce, DenyMode};
 
 /// The one error body `oauth_token.do` returns for every failure (§1.5).
 pub const TOKEN_ERROR_BODY: &str =
@@ -71,12 +71,13 @@ fn validate_authorize(
             pages::oauth_error("Invalid client_id"),
         ));
     };
-    let (oauth_active, state_required, strict) = {
+    let (oauth_active, state_required, strict, confidential_pkce) = {
         let inner = app.lock();
         (
             inner.oauth_active(),
             inner.property_bool(properties::STATE_REQUIRED, true),
             inner.switches.redirect_strict,
+            inner.switches.confidential_pkce,
         )
     };
     // UNCONFIRMED page text.
@@ -143,7 +144,11 @@ fn validate_authorize(
                     pages::oauth_error("Invalid code_challenge"),
                 ));
             }
-            Some(c.to_string())
+            // A confidential client's challenge, per the (UNCONFIRMED) switch.
+            let ignored = !client.public_client
+                && !client.pkce_required
+                && confidential_pkce == ConfidentialPkce::Ignore;
+            (!ignored).then(|| c.to_string())
         }
         None if !implicit && (client.public_client || client.pkce_required) => {
             return Err(html(

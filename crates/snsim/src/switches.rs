@@ -41,6 +41,19 @@ pub enum DenyMode {
     Page,
 }
 
+/// What `oauth_auth.do` does with a PKCE challenge from a **confidential** client. RFC 9700
+/// §2.1.1 asks clients to send one on every code flow; how an instance treats it is
+/// UNCONFIRMED (§1.3, PKCE is documented for public clients only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfidentialPkce {
+    /// The challenge is kept with the code and `oauth_token.do` checks the verifier.
+    #[default]
+    Verify,
+    /// The challenge is dropped; the verifier at `oauth_token.do` is ignored.
+    Ignore,
+}
+
 /// How `v_plugin.active` / `sys_plugins.active` read (UNCONFIRMED, §3, open question 8).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -97,6 +110,8 @@ pub struct Switches {
     pub redirect_strict: bool,
     /// What Deny does (default redirect with `error=access_denied`; UNCONFIRMED).
     pub deny: DenyMode,
+    /// A confidential client's PKCE challenge: verified (default) or ignored (UNCONFIRMED).
+    pub confidential_pkce: ConfidentialPkce,
     /// The refresh_token grant echoes the (same) `refresh_token` (default false: "returns
     /// only an access token"; UNCONFIRMED whether it is echoed).
     pub refresh_echo: bool,
@@ -149,6 +164,7 @@ impl Default for Switches {
             instance_state: InstanceState::Normal,
             redirect_strict: false,
             deny: DenyMode::Redirect,
+            confidential_pkce: ConfidentialPkce::Verify,
             refresh_echo: false,
             basic_client_auth: true,
             public_client_refresh: true,
