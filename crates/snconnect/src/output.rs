@@ -118,24 +118,7 @@ impl Outcome {
             return;
         }
         if let Some(results) = &self.results {
-            for r in results {
-                let name = r
-                    .extra
-                    .get("profile")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("?");
-                println!("── {name}");
-                r.emit(false);
-            }
-            let failed = results
-                .iter()
-                .filter(|r| r.diagnosis.code != Code::Ok)
-                .count();
-            println!(
-                "{} of {} connections passed",
-                results.len() - failed,
-                results.len()
-            );
+            emit_all(results);
             return;
         }
         if let Some(raw) = &self.raw {
@@ -147,6 +130,20 @@ impl Outcome {
         for l in &self.lines {
             println!("{l}");
         }
+        self.emit_verdict();
+        for c in &self.checks {
+            println!(
+                "  {:<24} {:<4} {:>6} ms  {}",
+                c.name,
+                if c.ok { "ok" } else { "FAIL" },
+                c.ms,
+                c.code
+            );
+        }
+    }
+
+    /// Who is connected, or the failure with its detail and fix.
+    fn emit_verdict(&self) {
         let d = &self.diagnosis;
         let identity = self.report.as_ref().and_then(|r| r.identity.as_ref());
         if d.code == Code::Ok {
@@ -167,16 +164,29 @@ impl Outcome {
                 println!("  fix:    {fix}");
             }
         }
-        for c in &self.checks {
-            println!(
-                "  {:<24} {:<4} {:>6} ms  {}",
-                c.name,
-                if c.ok { "ok" } else { "FAIL" },
-                c.ms,
-                c.code
-            );
-        }
     }
+}
+
+/// `test --all`: each profile's outcome under its name, then the tally.
+fn emit_all(results: &[Outcome]) {
+    for r in results {
+        let name = r
+            .extra
+            .get("profile")
+            .and_then(|v| v.as_str())
+            .unwrap_or("?");
+        println!("── {name}");
+        r.emit(false);
+    }
+    let failed = results
+        .iter()
+        .filter(|r| r.diagnosis.code != Code::Ok)
+        .count();
+    println!(
+        "{} of {} connections passed",
+        results.len() - failed,
+        results.len()
+    );
 }
 
 /// 0 success; 1 the connection or check failed; 2 usage or local configuration error.

@@ -1,9 +1,10 @@
 //! `snconnect inventory`: the accounts that still depend on basic auth (issue 10), from the
 //! core's `inventory::basic_auth_inventory`, with the command that migrates one of them.
 
+use crate::cli::InventoryArgs;
+use crate::ctx::Ctx;
 use crate::output::Outcome;
-use crate::{read_secret, Ctx};
-use clap::Args;
+use crate::secrets::read_secret;
 use serde_json::json;
 use snconnect_core::connection::AdminCredentials;
 use snconnect_core::inventory::{
@@ -14,20 +15,6 @@ use std::io::BufRead;
 
 /// The environment variable the admin password comes from (as for the diagnosis probes).
 pub const ADMIN_PASSWORD_ENV: &str = "SNCONNECT_ADMIN_PASSWORD";
-
-#[derive(Args, Debug)]
-pub struct InventoryArgs {
-    /// Instance: a name (acme), a host (acme.service-now.com) or a URL.
-    #[arg(long, value_name = "URL")]
-    instance: String,
-    /// The admin account (password: SNCONNECT_ADMIN_PASSWORD, --admin-password-stdin, or a
-    /// hidden prompt).
-    #[arg(long, visible_alias = "admin-user", value_name = "ADMIN")]
-    admin_username: String,
-    /// Read the admin password from the first line of stdin.
-    #[arg(long)]
-    admin_password_stdin: bool,
-}
 
 impl InventoryArgs {
     fn admin(&self) -> Result<AdminCredentials, Diagnosis> {
@@ -157,35 +144,7 @@ pub fn migrate_command(instance: &str, admin: &str, user: &str) -> String {
 }
 
 fn human(inv: &BasicAuthInventory, admin: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let r = &inv.restriction;
-    let restriction = inv.source("restriction");
-    if r.readable {
-        out.push(format!(
-            "Basic Auth Restriction: active {}, enforce {}, enforcement date {}, default decision {}",
-            yes_no(r.active),
-            yes_no(r.enforce),
-            r.enforcement_date.as_deref().unwrap_or("not set"),
-            r.default_decision.as_deref().unwrap_or("not set"),
-        ));
-        let list = |v: &[String]| {
-            if v.is_empty() {
-                "none".to_string()
-            } else {
-                v.join(", ")
-            }
-        };
-        out.push(format!(
-            "  allowed roles: {}; allowed users: {}",
-            list(&r.allowed_roles),
-            list(&r.allowed_users)
-        ));
-    } else {
-        let why = restriction
-            .and_then(|s| s.detail.as_deref())
-            .unwrap_or("the properties could not be read");
-        out.push(format!("Basic Auth Restriction: unknown: {why}"));
-    }
+    let mut out = restriction_lines(inv);
     out.push("Sources:".into());
     for s in &inv.sources {
         out.push(format!("  {} {:<58} {}", mark(s), s.label, state_text(s)));
@@ -201,31 +160,7 @@ fn human(inv: &BasicAuthInventory, admin: &str) -> Vec<String> {
         });
         return out;
     }
-    out.push(format!("Accounts ({}):", inv.accounts.len()));
-    let width = |f: fn(&BasicAuthAccount) -> &str, min: usize| {
-        inv.accounts
-            .iter()
-            .map(|a| f(a).chars().count())
-            .max()
-            .unwrap_or(0)
-            .max(min)
-    };
-    let (wu, wn) = (width(|a| &a.user_name, 4), width(|a| &a.name, 4));
-    out.push(format!(
-        "  {:<wu$}  {:<wn$}  {:<4}  {:<4}  {:<7}  ACTIVE",
-        "USER", "NAME", "WSAO", "ROLE", "ALLOWED"
-    ));
-    for a in &inv.accounts {
-        out.push(format!(
-            "  {:<wu$}  {:<wn$}  {:<4}  {:<4}  {:<7}  {}",
-            a.user_name,
-            a.name,
-            flag(a.web_service_access_only),
-            flag(a.has_basic_auth_role),
-            flag(a.allowed_by_property),
-            if a.active { "yes" } else { "no" },
-        ));
-    }
+    out.extend(account_lines(&inv.accounts));
     let example = inv
         .accounts
         .iter()
@@ -237,6 +172,69 @@ fn human(inv: &BasicAuthInventory, admin: &str) -> Vec<String> {
         "migrate one: {}   (any user above; its password from SNCONNECT_BASIC_PASSWORD)",
         migrate_command(&inv.instance, admin, example)
     ));
+    out
+}
+
+/// The Basic Auth Restriction settings, or why they are unknown.
+fn restriction_lines(inv: &BasicAuthInventory) -> Vec<String> {
+    let r = &inv.restriction;
+    if !r.readable {
+        let why = inv
+            .source("restriction")
+            .and_then(|s| s.detail.as_deref())
+            .unwrap_or("the properties could not be read");
+        return vec![format!("Basic Auth Restriction: unknown: {why}")];
+    }
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    vec![
+        format!(
+            "Basic Auth Restriction: active {}, enforce {}, enforcement date {}, default decision {}",
+            yes_no(r.active),
+            yes_no(r.enforce),
+            r.enforcement_date.as_deref().unwrap_or("not set"),
+            r.default_decision.as_deref().unwrap_or("not set"),
+        ),
+        format!(
+            "  allowed roles: {}; allowed users: {}",
+            list(&r.allowed_roles),
+            list(&r.allowed_users)
+        ),
+    ]
+}
+
+/// The accounts as a table, its columns as wide as their longest value.
+fn account_lines(accounts: &[BasicAuthAccount]) -> Vec<String> {
+    let mut out = vec![format!("Accounts ({}):", accounts.len())];
+    let width = |f: fn(&BasicAuthAccount) -> &str, min: usize| {
+        accounts
+            .iter()
+            .map(|a| f(a).chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(min)
+    };
+    let (wu, wn) = (width(|a| &a.user_name, 4), width(|a| &a.name, 4));
+    out.push(format!(
+        "  {:<wu$}  {:<wn$}  {:<4}  {:<4}  {:<7}  ACTIVE",
+        "USER", "NAME", "WSAO", "ROLE", "ALLOWED"
+    ));
+    for a in accounts {
+        out.push(format!(
+            "  {:<wu$}  {:<wn$}  {:<4}  {:<4}  {:<7}  {}",
+            a.user_name,
+            a.name,
+            flag(a.web_service_access_only),
+            flag(a.has_basic_auth_role),
+            flag(a.allowed_by_property),
+            if a.active { "yes" } else { "no" },
+        ));
+    }
     out
 }
 
