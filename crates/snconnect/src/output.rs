@@ -4,11 +4,13 @@
 //! `{"ok", "code", "message", "remediation", "detail", "instance", "user", "user_display_name",
 //!   "user_sys_id", "latency_ms", "authorize_url", "checks": [{"name","ok","code","ms"}], …}`;
 //! `test --all` prints `{"ok", "results": [<one per profile>]}`. Nothing here can hold a
-//! `Secret`: it refuses to serialize.
+//! `Secret`: it refuses to serialize. A secret a server or a probe quoted in a diagnosis is
+//! replaced by [`Outcome::redact`], the support report's guard.
 
 use serde_json::{json, Map, Value};
 use snconnect_core::conn_test::{Check, TestReport};
-use snconnect_core::{Code, Diagnosis};
+use snconnect_core::report::SupportReport;
+use snconnect_core::{Code, Diagnosis, Secret};
 
 pub struct Outcome {
     pub diagnosis: Diagnosis,
@@ -79,6 +81,19 @@ impl Outcome {
 
     pub fn line(&mut self, line: impl Into<String>) {
         self.lines.push(line.into());
+    }
+
+    /// Every one of `secrets` replaced by `[redacted]` in the diagnosis this outcome prints
+    /// (its message, remediation and detail; each of `test --all`'s results too).
+    pub fn redact(mut self, secrets: &[&Secret]) -> Outcome {
+        self.diagnosis = redact(self.diagnosis, secrets);
+        if let Some(r) = self.report.as_mut() {
+            r.diagnosis = redact(r.diagnosis.clone(), secrets);
+        }
+        self.results = self
+            .results
+            .map(|rs| rs.into_iter().map(|r| r.redact(secrets)).collect());
+        self
     }
 
     pub fn to_json(&self) -> Value {
@@ -187,6 +202,25 @@ fn emit_all(results: &[Outcome]) {
         results.len() - failed,
         results.len()
     );
+}
+
+/// `d` with every one of `secrets` replaced in its free text, by the guard of the support
+/// report itself ([`SupportReport::redact`]): one rule for every text the CLI prints.
+pub fn redact(d: Diagnosis, secrets: &[&Secret]) -> Diagnosis {
+    let carrier = TestReport {
+        instance: String::new(),
+        identity: None,
+        latency_ms: None,
+        checks: Vec::new(),
+        diagnosis: d,
+    };
+    let r = SupportReport::new(None, &carrier, None, None).redact(secrets);
+    Diagnosis {
+        code: carrier.diagnosis.code,
+        message: r.message,
+        remediation: r.remediation,
+        detail: r.detail,
+    }
 }
 
 /// 0 success; 1 the connection or check failed; 2 usage or local configuration error.

@@ -1,7 +1,9 @@
 //! Secrets come from the environment or a hidden prompt, never from argv.
 
 use crate::cli::AdminArgs;
-use snconnect_core::connection::{secrets_needed, AdminCredentials, CLIENT_SECRET, PASSWORD};
+use snconnect_core::connection::{
+    secrets_needed, AdminCredentials, Connection, CLIENT_SECRET, PASSWORD,
+};
 use snconnect_core::profiles::Profile;
 use snconnect_core::{Diagnosis, Secret};
 use std::io::IsTerminal;
@@ -53,4 +55,12 @@ pub fn admin_credentials(a: &AdminArgs) -> Result<Option<AdminCredentials>, Diag
             password: read_secret("SNCONNECT_ADMIN_PASSWORD", &format!("Password for {u}"))?,
         })),
     }
+}
+
+/// Every secret a connection holds, for the redaction guard of what is printed about it: its
+/// own (`Connection::secrets`: password, API key, client secret) and the probes' admin password.
+pub fn held(conn: &Connection) -> Vec<&Secret> {
+    let mut held = conn.secrets();
+    held.extend(conn.admin().map(|a| &a.password));
+    held
 }

@@ -3,6 +3,7 @@
 use crate::cli::LoginArgs;
 use crate::ctx::{keychain, open, save_meta, Ctx};
 use crate::output::Outcome;
+use crate::secrets::held;
 use crate::signin::{sign_in, signed_outcome};
 use crate::views::token_json;
 use snconnect_core::connection::is_oauth;
@@ -40,5 +41,5 @@ pub async fn login(ctx: &Ctx, a: LoginArgs) -> Result<Outcome, Diagnosis> {
             token_json(conn.token_meta().await, conn.profile.auth),
         );
     }
-    Ok(o)
+    Ok(o.redact(&held(&conn)))
 }

@@ -4,7 +4,7 @@
 use crate::cli::MigrateArgs;
 use crate::cmd::assist::{card_lines, preflight_json, run_preflight};
 use crate::ctx::{save_meta, store_secrets, Ctx};
-use crate::output::Outcome;
+use crate::output::{redact, Outcome};
 use crate::secrets::read_secret;
 use crate::signin::sign_in;
 use serde_json::json;
@@ -55,6 +55,12 @@ pub async fn migrate(ctx: &Ctx, a: MigrateArgs) -> Result<Outcome, Diagnosis> {
         (Some(_), false) => Some(read_secret("SNCONNECT_CLIENT_SECRET", "Client secret")?),
         _ => None,
     };
+    // Every secret this migration holds, for the redaction guard of what it prints.
+    let mut held = vec![admin.password.clone()];
+    if let ApiAuth::Basic { password, .. } = &basic {
+        held.push(password.clone());
+    }
+    held.extend(client_secret.clone());
     let plan = Plan {
         ctx,
         a: &a,
@@ -64,14 +70,20 @@ pub async fn migrate(ctx: &Ctx, a: MigrateArgs) -> Result<Outcome, Diagnosis> {
         urls,
         basic,
     };
-    plan.run(admin, client_secret).await
+    let result = plan.run(admin, client_secret, &mut held).await;
+    let held: Vec<&Secret> = held.iter().collect();
+    result
+        .map(|o| o.redact(&held))
+        .map_err(|d| redact(d, &held))
 }
 
 impl Plan<'_> {
+    /// The steps; `held` gains the client secret of a client registered on the way.
     async fn run(
         &self,
         admin: AdminCredentials,
         client_secret: Option<Secret>,
+        held: &mut Vec<Secret>,
     ) -> Result<Outcome, Diagnosis> {
         let mut o = Outcome::ok();
         o.instance = Some(self.instance.to_string());
@@ -103,6 +115,7 @@ impl Plan<'_> {
             None if !pf.can_register => return Ok(cannot_register(o, self.a, &self.urls)),
             None => self.register_client().await?,
         };
+        held.extend(client.secret.clone());
         if let Some(c) = &client.created {
             o.field("created", serde_json::to_value(c).expect("plain data"));
         }

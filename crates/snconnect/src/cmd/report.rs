@@ -4,6 +4,7 @@
 use crate::cli::ReportArgs;
 use crate::ctx::{open, save_meta, write_file, Ctx};
 use crate::output::Outcome;
+use crate::secrets::held;
 use serde_json::json;
 use snconnect_core::report::SupportReport;
 use snconnect_core::Diagnosis;
@@ -14,9 +15,12 @@ pub async fn report(ctx: &Ctx, a: ReportArgs) -> Result<Outcome, Diagnosis> {
     save_meta(ctx, &conn).await?;
     let meta = conn.token_meta().await;
     let status = conn.token_status().await;
-    let report = SupportReport::new(Some(&conn.profile), &test, status, meta);
+    // Every secret the connection holds is redacted, in the report and in the diagnosis
+    // printed with it.
+    let secrets = held(&conn);
+    let report = SupportReport::new(Some(&conn.profile), &test, status, meta).redact(&secrets);
     let markdown = report.to_markdown();
-    let mut o = Outcome::from_test(test);
+    let mut o = Outcome::from_test(test).redact(&secrets);
     match &a.out {
         Some(path) => {
             let bytes = if ctx.json {

@@ -3,6 +3,7 @@
 use crate::cli::{AdminArgs, TableArgs, TestArgs};
 use crate::ctx::{open, Ctx};
 use crate::output::Outcome;
+use crate::secrets::held;
 use crate::views::token_json;
 use serde_json::json;
 use snconnect_core::connection::is_oauth;
@@ -66,5 +67,5 @@ async fn test_one(ctx: &Ctx, name: &str, admin: &AdminArgs, tables: &TableArgs) 
             d.detail.unwrap_or_default()
         ));
     }
-    o
+    o.redact(&held(&conn))
 }

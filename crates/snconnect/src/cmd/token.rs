@@ -3,6 +3,7 @@
 use crate::cli::{AdminArgs, TokenCmd};
 use crate::ctx::{keychain_hint, open, save_meta, Ctx};
 use crate::output::Outcome;
+use crate::secrets::held;
 use crate::views::{method_name, token_json};
 use serde_json::Value;
 use snconnect_core::connection::is_oauth;
@@ -47,7 +48,7 @@ pub async fn token_cmd(ctx: &Ctx, cmd: TokenCmd) -> Result<Outcome, Diagnosis> {
     };
     o.line(status_line(&name, &t));
     o.merge(t);
-    Ok(o)
+    Ok(o.redact(&held(&conn)))
 }
 
 /// Status reads only the profile file: no keychain prompt, no network.

@@ -3,7 +3,7 @@
 use crate::cli::VerifyArgs;
 use crate::ctx::Ctx;
 use crate::output::Outcome;
-use crate::secrets::{admin_credentials, read_profile_secrets};
+use crate::secrets::{admin_credentials, held, read_profile_secrets};
 use crate::signin::{sign_in, signed_outcome};
 use snconnect_core::connection::{validate_profile, Connection};
 use snconnect_core::keychain::{account, MemoryStore, SecretStore};
@@ -27,5 +27,5 @@ pub async fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<Outcome, Diagnosis> {
             .with_admin(admin),
     );
     let out = sign_in(ctx, conn.clone(), &a.consent, true).await;
-    Ok(signed_outcome(out, &conn.instance))
+    Ok(signed_outcome(out, &conn.instance).redact(&held(&conn)))
 }
