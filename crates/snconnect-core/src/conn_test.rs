@@ -39,6 +39,15 @@ pub enum ApiAuth {
 }
 
 impl ApiAuth {
+    /// The secret these credentials carry (for the redaction guard).
+    pub fn secret(&self) -> &Secret {
+        match self {
+            ApiAuth::Bearer(t) => t,
+            ApiAuth::Basic { password, .. } => password,
+            ApiAuth::ApiKey { key, .. } => key,
+        }
+    }
+
     /// Adds the credentials to a request (always preemptively: ServiceNow's Attachment API
     /// answers 403 to clients that wait for a challenge).
     pub fn apply(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {

@@ -143,6 +143,18 @@ pub struct Diagnosis {
 }
 
 impl Diagnosis {
+    /// The same diagnosis with every held secret scrubbed from its texts (the last guard
+    /// before anything leaves the process: a window, a terminal, a report).
+    pub fn redact(self, secrets: &[&crate::Secret]) -> Diagnosis {
+        let scrub = |s: &str| crate::secret::scrub(s, secrets);
+        Diagnosis {
+            code: self.code,
+            message: scrub(&self.message),
+            remediation: self.remediation.as_deref().map(scrub),
+            detail: self.detail.as_deref().map(scrub),
+        }
+    }
+
     pub fn new(code: Code) -> Self {
         Diagnosis {
             code,

@@ -112,15 +112,8 @@ impl SupportReport {
 
     /// Replaces every occurrence of the given secret values in the free-text fields.
     pub fn redact(mut self, secrets: &[&Secret]) -> SupportReport {
-        let scrub = |s: &mut String| {
-            for secret in secrets {
-                let v = secret.expose();
-                if v.len() >= 4 && s.contains(v) {
-                    *s = s.replace(v, "[redacted]");
-                }
-            }
-        };
-        for field in [&mut self.detail, &mut self.remediation] {
+        let scrub = |s: &mut String| *s = crate::secret::scrub(s, secrets);
+        for field in [&mut self.detail, &mut self.remediation, &mut self.user] {
             if let Some(s) = field.as_mut() {
                 scrub(s);
             }

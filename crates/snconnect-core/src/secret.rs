@@ -45,6 +45,19 @@ impl From<String> for Secret {
     }
 }
 
+/// The redaction guard: every occurrence in `text` of a secret's value (4 characters or more;
+/// shorter ones would redact ordinary words) becomes `[redacted]`.
+pub fn scrub(text: &str, secrets: &[&Secret]) -> String {
+    let mut out = text.to_string();
+    for secret in secrets {
+        let v = secret.expose();
+        if v.len() >= 4 && out.contains(v) {
+            out = out.replace(v, "[redacted]");
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +88,14 @@ mod tests {
             token: Secret::new("t0k3n")
         })
         .is_err());
+    }
+
+    #[test]
+    fn scrub_replaces_each_secret_and_leaves_short_ones() {
+        let (a, b) = (Secret::new("hunter22"), Secret::new("abc"));
+        assert_eq!(
+            scrub("pw hunter22, again hunter22; abc", &[&a, &b]),
+            "pw [redacted], again [redacted]; abc"
+        );
     }
 }

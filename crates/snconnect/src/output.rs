@@ -5,11 +5,10 @@
 //!   "user_sys_id", "latency_ms", "authorize_url", "checks": [{"name","ok","code","ms"}], …}`;
 //! `test --all` prints `{"ok", "results": [<one per profile>]}`. Nothing here can hold a
 //! `Secret`: it refuses to serialize. A secret a server or a probe quoted in a diagnosis is
-//! replaced by [`Outcome::redact`], the support report's guard.
+//! replaced by [`Outcome::redact`] ([`Diagnosis::redact`], the one redaction guard).
 
 use serde_json::{json, Map, Value};
 use snconnect_core::conn_test::{Check, TestReport};
-use snconnect_core::report::SupportReport;
 use snconnect_core::{Code, Diagnosis, Secret};
 
 pub struct Outcome {
@@ -86,9 +85,9 @@ impl Outcome {
     /// Every one of `secrets` replaced by `[redacted]` in the diagnosis this outcome prints
     /// (its message, remediation and detail; each of `test --all`'s results too).
     pub fn redact(mut self, secrets: &[&Secret]) -> Outcome {
-        self.diagnosis = redact(self.diagnosis, secrets);
+        self.diagnosis = self.diagnosis.redact(secrets);
         if let Some(r) = self.report.as_mut() {
-            r.diagnosis = redact(r.diagnosis.clone(), secrets);
+            r.diagnosis = r.diagnosis.clone().redact(secrets);
         }
         self.results = self
             .results
@@ -202,25 +201,6 @@ fn emit_all(results: &[Outcome]) {
         results.len() - failed,
         results.len()
     );
-}
-
-/// `d` with every one of `secrets` replaced in its free text, by the guard of the support
-/// report itself ([`SupportReport::redact`]): one rule for every text the CLI prints.
-pub fn redact(d: Diagnosis, secrets: &[&Secret]) -> Diagnosis {
-    let carrier = TestReport {
-        instance: String::new(),
-        identity: None,
-        latency_ms: None,
-        checks: Vec::new(),
-        diagnosis: d,
-    };
-    let r = SupportReport::new(None, &carrier, None, None).redact(secrets);
-    Diagnosis {
-        code: carrier.diagnosis.code,
-        message: r.message,
-        remediation: r.remediation,
-        detail: r.detail,
-    }
 }
 
 /// 0 success; 1 the connection or check failed; 2 usage or local configuration error.

@@ -109,7 +109,7 @@ async fn test_one(
     Ok(ConnectionTest {
         name: name.to_string(),
         ok: report.ok(),
-        diagnosis: IpcError::from(report.diagnosis.clone()),
+        diagnosis: IpcError::from(report.diagnosis.clone().redact(&conn.secrets())),
         checks: report.checks.clone(),
         identity: report.identity.clone(),
         latency_ms: report.latency_ms,

@@ -388,7 +388,8 @@ async fn result_of(
     .redact(&refs);
     SignInResult {
         ok: out.ok(),
-        diagnosis: IpcError::from(out.diagnosis),
+        // The same guard as the support text: nothing the window shows holds a secret.
+        diagnosis: IpcError::from(out.diagnosis.redact(&refs)),
         checks: out.checks,
         identity: test.identity.clone(),
         roles,

@@ -67,7 +67,7 @@ pub async fn inventory(ctx: &Ctx, a: InventoryArgs) -> Result<Outcome, Diagnosis
     let inv = match basic_auth_inventory(&ctx.http, &instance, &admin).await {
         Ok(inv) => inv,
         Err(d) => {
-            let mut o = Outcome::failed(d);
+            let mut o = Outcome::failed(d.redact(&[&admin.password]));
             o.instance = Some(instance.to_string());
             return Ok(o);
         }

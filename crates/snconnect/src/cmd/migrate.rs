@@ -4,7 +4,7 @@
 use crate::cli::MigrateArgs;
 use crate::cmd::assist::{card_lines, preflight_json, run_preflight};
 use crate::ctx::{save_meta, store_secrets, Ctx};
-use crate::output::{redact, Outcome};
+use crate::output::Outcome;
 use crate::secrets::read_secret;
 use crate::signin::sign_in;
 use serde_json::json;
@@ -72,9 +72,7 @@ pub async fn migrate(ctx: &Ctx, a: MigrateArgs) -> Result<Outcome, Diagnosis> {
     };
     let result = plan.run(admin, client_secret, &mut held).await;
     let held: Vec<&Secret> = held.iter().collect();
-    result
-        .map(|o| o.redact(&held))
-        .map_err(|d| redact(d, &held))
+    result.map(|o| o.redact(&held)).map_err(|d| d.redact(&held))
 }
 
 impl Plan<'_> {

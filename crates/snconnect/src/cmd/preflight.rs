@@ -37,5 +37,6 @@ pub async fn preflight(ctx: &Ctx, a: PreflightArgs) -> Result<Outcome, Diagnosis
             }
         ));
     }
-    Ok(o)
+    // The admin password never reaches the terminal, whatever the instance echoed.
+    Ok(o.redact(&[auth.secret()]))
 }

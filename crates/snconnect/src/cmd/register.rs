@@ -16,15 +16,20 @@ use std::io::IsTerminal;
 
 pub async fn register(ctx: &Ctx, a: RegisterArgs) -> Result<Outcome, Diagnosis> {
     let (instance, auth, _) = a.admin.open()?;
-    if let Some(sys_id) = &a.remove {
-        return remove(ctx, &instance, &auth, sys_id).await;
-    }
-    let target = a.target.target()?;
-    let urls = a.target.redirect_urls(&target);
-    if a.guided {
-        return guided(ctx, &a, &instance, &auth, &target, &urls).await;
-    }
-    create(ctx, &a, &instance, &auth, &target, urls).await
+    let result = if let Some(sys_id) = &a.remove {
+        remove(ctx, &instance, &auth, sys_id).await
+    } else {
+        let target = a.target.target()?;
+        let urls = a.target.redirect_urls(&target);
+        if a.guided {
+            guided(ctx, &a, &instance, &auth, &target, &urls).await
+        } else {
+            create(ctx, &a, &instance, &auth, &target, urls).await
+        }
+    };
+    // The admin password never reaches the terminal, whatever the instance echoed.
+    let held = [auth.secret()];
+    result.map(|o| o.redact(&held)).map_err(|d| d.redact(&held))
 }
 
 /// `--remove SYS_ID`: the endpoint goes, and so does any profile's record of it.
