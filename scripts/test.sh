@@ -25,6 +25,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 # dbus-daemon + gnome-keyring per test (tests/support/secret_service.rs): a real Secret Service.
 say "cargo test (unit tests; snsim, the core and the CLI over real TLS; a real Secret Service; a strict standards OAuth server)"
 cargo test --workspace
+say "fault matrix: fault → code → state after (crates/snconnect/tests/fault_matrix.rs)"
+cat "${FAULT_MATRIX_OUT:-target/fault-matrix.md}"
 
 say "fuzzing: every parser target for 15 s (cargo-fuzz on stable; scripts/fuzz.sh 600 for a long run)"
 bash scripts/fuzz.sh 15

@@ -2,12 +2,17 @@
 //! `snconnect` binary run with a clean environment, `tests/support/browser_standin.py` as
 //! `$BROWSER`, bounded in time and killed with its process group; its JSON answers; leak scans
 //! over its outputs and files; and the private Secret Service fixture
-//! (`tests/support/secret_service.rs`) as the keychain. Each test crate uses a subset.
+//! (`tests/support/secret_service.rs`) as the keychain, locked and unlocked from outside
+//! (`keyring_control`); a CLI process left running while the test acts on it (`running`).
+//! Each test crate uses a subset.
 
 #![allow(dead_code)]
 
 #[path = "../../../../tests/support/secret_service.rs"]
 pub mod secret_service;
+
+pub mod keyring_control;
+pub mod running;
 
 use secret_service::SecretService;
 use serde_json::Value;
