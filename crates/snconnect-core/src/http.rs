@@ -294,7 +294,8 @@ pub fn classify_non_json(status: u16, content_type: &str, body: &[u8]) -> Diagno
     if is_html && (text.contains("hibernating") || text.contains("instance hibernating page")) {
         return Diagnosis::new(Code::InstanceHibernating).with_detail(detail);
     }
-    if matches!(status, 502..=504) {
+    // A server error, whatever its body (a token endpoint's 500 included): the instance side.
+    if (500..=599).contains(&status) {
         return Diagnosis::new(Code::InstanceUnavailable).with_detail(detail);
     }
     if is_html {
@@ -324,6 +325,10 @@ mod tests {
         );
         assert_eq!(
             classify_non_json(502, "text/html", b"<html>Bad gateway</html>").code,
+            Code::InstanceUnavailable
+        );
+        assert_eq!(
+            classify_non_json(500, "text/plain", b"Internal Server Error").code,
             Code::InstanceUnavailable
         );
         assert_eq!(

@@ -248,8 +248,10 @@ const ENTRY_KINDS: &[&str] = &[
 
 /// Saves `profile` with exactly `secrets` in `store`: each given secret is written, every
 /// other entry the name may own is deleted unless listed in `keep` (so an overwritten profile
-/// leaves no stale secret or token behind), then the profile is written. Fails closed: nothing
-/// is written to the profile file when the keychain refuses.
+/// leaves no stale secret or token behind), then the profile is written. All or nothing: what
+/// the name held before is read first, and if the keychain or the profile file refuses, it is
+/// put back (nothing already saved is lost; a keychain that went away half-way may keep an
+/// entry no profile uses, never a profile without its secret).
 pub async fn save_profile(
     profiles: &ProfileStore,
     store: Arc<dyn SecretStore>,
@@ -262,20 +264,93 @@ pub async fn save_profile(
     let stored: Vec<&'static str> = secrets.iter().map(|(w, _)| *w).collect();
     let mut keep: Vec<&str> = keep.to_vec();
     keep.extend(stored.iter().copied());
-    crate::keychain::blocking(move || {
-        for (what, s) in &secrets {
-            store.set(&account(&name, what), s)?;
-        }
-        for acct in all_entries(&name) {
-            if !keep.iter().any(|w| account(&name, w) == acct) {
+    let before = {
+        let (store, name) = (store.clone(), name.clone());
+        crate::keychain::blocking(move || {
+            all_entries(&name)
+                .into_iter()
+                .map(|acct| Ok((store.get(&acct)?, acct)))
+                .collect::<Result<Vec<_>, Diagnosis>>()
+        })
+        .await?
+    };
+    let changed = {
+        let (store, name) = (store.clone(), name.clone());
+        crate::keychain::blocking(move || {
+            for (what, s) in &secrets {
+                store.set(&account(&name, what), s)?;
+            }
+            for acct in all_entries(&name) {
+                if !keep.iter().any(|w| account(&name, w) == acct) {
+                    store.delete(&acct)?;
+                }
+            }
+            Ok(())
+        })
+        .await
+    };
+    if let Err(d) = changed.and_then(|()| profiles.upsert(profile)) {
+        restore(store, before).await;
+        return Err(d);
+    }
+    Ok(stored)
+}
+
+/// Removes a saved profile and every keychain entry it owns, all or nothing: the entries are
+/// read first (a locked keychain refuses before anything changed), deleted, then the profile
+/// leaves the file; if that write fails, the entries are put back.
+pub async fn remove_profile(
+    profiles: &ProfileStore,
+    store: Arc<dyn SecretStore>,
+    name: &str,
+) -> Result<Profile, Diagnosis> {
+    profiles.get(name)?;
+    let before = {
+        let (store, name) = (store.clone(), name.to_string());
+        crate::keychain::blocking(move || {
+            all_entries(&name)
+                .into_iter()
+                .map(|acct| Ok((store.get(&acct)?, acct)))
+                .collect::<Result<Vec<_>, Diagnosis>>()
+        })
+        .await?
+    };
+    let deleted = {
+        let (store, name) = (store.clone(), name.to_string());
+        crate::keychain::blocking(move || {
+            for acct in all_entries(&name) {
                 store.delete(&acct)?;
             }
+            Ok(())
+        })
+        .await
+    };
+    match deleted.and_then(|()| profiles.remove(name)) {
+        Ok(p) => Ok(p),
+        Err(d) => {
+            restore(store, before).await;
+            Err(d)
         }
-        Ok(())
+    }
+}
+
+/// Puts the entries back as they were (best effort: the keychain may be what failed).
+async fn restore(store: Arc<dyn SecretStore>, before: Vec<(Option<Secret>, String)>) {
+    let undone = crate::keychain::blocking(move || {
+        let mut result = Ok(());
+        for (old, acct) in &before {
+            let r = match old {
+                Some(v) => store.set(acct, v),
+                None => store.delete(acct),
+            };
+            result = result.and(r);
+        }
+        result
     })
-    .await?;
-    profiles.upsert(profile)?;
-    Ok(stored)
+    .await;
+    if let Err(d) = undone {
+        tracing::warn!(code = %d.code, "could not put the keychain entries back after a failed save");
+    }
 }
 
 /// Saves a signed-in connection under `name`: its profile, the secrets and tokens it holds

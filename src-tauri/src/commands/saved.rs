@@ -6,7 +6,7 @@
 use crate::dto::{Badge, CmdResult, ConnectionSummary, ConnectionTest, IpcError, ReportFormat};
 use crate::state::AppState;
 use snconnect_core::conn_test::Check;
-use snconnect_core::connection::{all_entries, is_oauth, Connection};
+use snconnect_core::connection::{is_oauth, Connection};
 use snconnect_core::keychain::SecretStore;
 use snconnect_core::profiles::{AuthMethod, LastTest, Profile, ProfileStore};
 use snconnect_core::report::SupportReport;
@@ -239,17 +239,8 @@ pub async fn reset_saved(state: State<'_, AppState>, name: String) -> CmdResult<
 /// Removes the connection and its keychain entries (no server-side revocation).
 #[tauri::command]
 pub async fn delete_saved(state: State<'_, AppState>, name: String) -> CmdResult<()> {
-    let store = profiles(&state);
-    store.get(&name)?;
-    let (keychain, n) = (state.keychain.clone(), name.clone());
-    snconnect_core::keychain::blocking(move || {
-        for acct in all_entries(&n) {
-            keychain.delete(&acct)?;
-        }
-        Ok(())
-    })
-    .await?;
-    store.remove(&name)?;
+    let keychain: Arc<dyn SecretStore> = Arc::new(state.keychain.clone());
+    snconnect_core::signin::remove_profile(&profiles(&state), keychain, &name).await?;
     tracing::info!(profile = %name, "connection deleted");
     Ok(())
 }

@@ -1,12 +1,12 @@
 //! `snconnect profile add|secret|list|show|remove|export|import`: named connections.
 
 use crate::cli::{ConnArgs, ProfileCmd};
-use crate::ctx::{keychain, keychain_hint, store_secrets, write_file, Ctx};
+use crate::ctx::{keychain_hint, store_secrets, write_file, Ctx};
 use crate::output::Outcome;
 use crate::secrets::read_profile_secrets;
 use crate::views::{profile_json, token_json};
 use serde_json::{json, Value};
-use snconnect_core::connection::{all_entries, is_oauth, validate_profile};
+use snconnect_core::connection::{is_oauth, validate_profile};
 use snconnect_core::profiles::Profile;
 use snconnect_core::signin::{save_profile, TOKEN_ENTRIES};
 use snconnect_core::Diagnosis;
@@ -156,16 +156,7 @@ fn show(ctx: &Ctx, name: &str) -> Result<Outcome, Diagnosis> {
 }
 
 async fn remove(ctx: &Ctx, name: &str) -> Result<Outcome, Diagnosis> {
-    ctx.profiles.get(name)?;
-    let (store, n) = (ctx.store.clone(), name.to_string());
-    keychain(move || {
-        for acct in all_entries(&n) {
-            store.delete(&acct)?;
-        }
-        Ok(())
-    })
-    .await?;
-    ctx.profiles.remove(name)?;
+    snconnect_core::signin::remove_profile(&ctx.profiles, ctx.store.clone(), name).await?;
     let mut o = Outcome::ok();
     o.field("removed", json!(name));
     o.line(format!("✓ Removed {name} and its keychain entries (tokens were not revoked on the server; use `token revoke` for that)"));

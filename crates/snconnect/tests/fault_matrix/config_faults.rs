@@ -542,11 +542,8 @@ pub fn group() -> Vec<Row> {
         "overwrite keep with a new password while writes fail (EFBIG)",
         "profile add keep (new password)",
         "config_unwritable (exit 2), the saved password kept",
-        Some(
-            "save_profile (snconnect-core/src/signin.rs) writes the keychain before profiles.json: \
-             the refused profile write leaves the new password in place of keep's saved one, \
-             while the error says nothing saved was changed",
-        ),
+        // Was a bug (the keychain written first); save_profile now puts the old entries back.
+        None,
         |c| {
             let cli = fresh(&env);
             let before = std::fs::read(cli.profiles_json()).unwrap();
@@ -570,11 +567,8 @@ pub fn group() -> Vec<Row> {
         "remove keep while writes fail (EFBIG)",
         "profile remove keep",
         "config_unwritable (exit 2), keep and its password kept",
-        Some(
-            "`profile remove` (crates/snconnect/src/cmd/profile.rs) deletes the keychain entries \
-             before it rewrites profiles.json: when that write fails, keep stays listed \
-             without its password",
-        ),
+        // Was a bug (entries deleted first); signin::remove_profile now puts them back.
+        None,
         |c| {
             let cli = fresh(&env);
             let before = std::fs::read(cli.profiles_json()).unwrap();
