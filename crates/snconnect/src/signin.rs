@@ -7,6 +7,7 @@ use crate::output::Outcome;
 use snconnect_core::browser::{BrowserLauncher, NoBrowser, SystemBrowser};
 use snconnect_core::connection::Connection;
 use snconnect_core::signin::{check_pasted, SignIn, SignInOutcome};
+use snconnect_core::verify::CancelConsent;
 use snconnect_core::InstanceUrl;
 use std::io::{BufRead, IsTerminal};
 use std::sync::Arc;
@@ -31,10 +32,39 @@ pub async fn sign_in(
         Ok(s) => s,
         Err(d) => return SignInOutcome::failed(keychain_hint(d)),
     };
+    let mut session = session;
     prompt(ctx, &session, consent);
+    cancel_on_ctrl_c(session.cancel_switch());
     let mut out = session.finish(test, &mut |_| {}).await;
+    cancel_on_ctrl_c(None);
     out.diagnosis = keychain_hint(out.diagnosis);
     out
+}
+
+/// The browser wait's cancel switch, while one is waiting.
+static WAITING: std::sync::Mutex<Option<CancelConsent>> = std::sync::Mutex::new(None);
+
+/// Ctrl-C while the CLI waits for the browser stops the listener, so the sign-in ends as
+/// `cancelled` (printed, `--json` included) with the port freed; at any other time it ends the
+/// process as usual (exit 130).
+fn cancel_on_ctrl_c(switch: Option<CancelConsent>) {
+    static LISTENING: std::sync::Once = std::sync::Once::new();
+    let waiting = switch.is_some();
+    *WAITING.lock().unwrap_or_else(|e| e.into_inner()) = switch;
+    if !waiting {
+        return;
+    }
+    LISTENING.call_once(|| {
+        tokio::spawn(async {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                let taken = WAITING.lock().unwrap_or_else(|e| e.into_inner()).take();
+                match taken {
+                    Some(c) => c.cancel(),
+                    None => std::process::exit(130),
+                }
+            }
+        });
+    });
 }
 
 /// For a browser consent: where to sign in, what is awaited, and (on a terminal or with
