@@ -264,16 +264,7 @@ pub async fn save_profile(
     let stored: Vec<&'static str> = secrets.iter().map(|(w, _)| *w).collect();
     let mut keep: Vec<&str> = keep.to_vec();
     keep.extend(stored.iter().copied());
-    let before = {
-        let (store, name) = (store.clone(), name.clone());
-        crate::keychain::blocking(move || {
-            all_entries(&name)
-                .into_iter()
-                .map(|acct| Ok((store.get(&acct)?, acct)))
-                .collect::<Result<Vec<_>, Diagnosis>>()
-        })
-        .await?
-    };
+    let before = snapshot(store.clone(), &name).await?;
     let changed = {
         let (store, name) = (store.clone(), name.clone());
         crate::keychain::blocking(move || {
@@ -305,16 +296,7 @@ pub async fn remove_profile(
     name: &str,
 ) -> Result<Profile, Diagnosis> {
     profiles.get(name)?;
-    let before = {
-        let (store, name) = (store.clone(), name.to_string());
-        crate::keychain::blocking(move || {
-            all_entries(&name)
-                .into_iter()
-                .map(|acct| Ok((store.get(&acct)?, acct)))
-                .collect::<Result<Vec<_>, Diagnosis>>()
-        })
-        .await?
-    };
+    let before = snapshot(store.clone(), name).await?;
     let deleted = {
         let (store, name) = (store.clone(), name.to_string());
         crate::keychain::blocking(move || {
@@ -332,6 +314,21 @@ pub async fn remove_profile(
             Err(d)
         }
     }
+}
+
+/// Every entry `name` may own, as it is now (a locked keychain refuses here, before any change).
+async fn snapshot(
+    store: Arc<dyn SecretStore>,
+    name: &str,
+) -> Result<Vec<(Option<Secret>, String)>, Diagnosis> {
+    let name = name.to_string();
+    crate::keychain::blocking(move || {
+        all_entries(&name)
+            .into_iter()
+            .map(|acct| Ok((store.get(&acct)?, acct)))
+            .collect()
+    })
+    .await
 }
 
 /// Puts the entries back as they were (best effort: the keychain may be what failed).
