@@ -287,6 +287,15 @@ impl Connection {
         self
     }
 
+    /// Secrets and tokens for this run only (`--no-keychain`): a password or client-credentials
+    /// connection obtains its token instead of asking for a login.
+    pub fn run_only(mut self) -> Self {
+        if let Some(t) = self.tokens.as_mut() {
+            t.run_only();
+        }
+        self
+    }
+
     /// The tables the test reads instead of `sys_user` (the ones the integration uses).
     pub fn with_tables(mut self, tables: Vec<String>) -> Result<Self, Diagnosis> {
         for t in &tables {

@@ -151,6 +151,9 @@ pub struct TokenManager {
     /// another process may have stored meanwhile, and records the new token facts before the
     /// lock is released.
     shared: Option<ProfileStore>,
+    /// Tokens live for this run only (`--no-keychain`): with none held, a grant that needs no
+    /// person (password, client credentials) is obtained instead of asking for a login.
+    run_only: bool,
 }
 
 /// What a renewal must achieve (decided again after waiting for another process).
@@ -213,12 +216,18 @@ impl TokenManager {
             }),
             refreshes: AtomicUsize::new(0),
             shared: None,
+            run_only: false,
         })
     }
 
     /// Shares the tokens with other processes through `profiles` (see the `shared` field).
     pub fn share_with(&mut self, profiles: ProfileStore) {
         self.shared = Some(profiles);
+    }
+
+    /// The tokens are kept for this run only (see the `run_only` field).
+    pub fn run_only(&mut self) {
+        self.run_only = true;
     }
 
     fn fresh(&self, held: &Held) -> bool {
@@ -419,7 +428,9 @@ impl TokenManager {
         // Nothing held: never signed in, or revoked/reset. Getting a grant is an explicit
         // step (login), even for grants that need no person: a revoked connection must not
         // quietly come back.
-        if held.access.is_none() && held.refresh.is_none() {
+        // For this run only there is nothing to come back from: a grant that needs no person
+        // is simply obtained.
+        if held.access.is_none() && held.refresh.is_none() && !(self.run_only && self.renewable()) {
             return Err(Diagnosis::new(Code::RefreshTokenExpired).with_detail(format!(
                 "no tokens are stored for {} (never signed in, or revoked or reset): sign in again (snconnect login {})",
                 self.profile, self.profile

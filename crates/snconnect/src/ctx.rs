@@ -127,7 +127,7 @@ pub async fn open(ctx: &Ctx, name: &str, admin: &AdminArgs) -> Result<Connection
     // Tokens in the keychain are shared with every other snconnect process (the app, cron):
     // refreshes are serialised across processes and re-read what another one stored.
     let conn = if ctx.no_keychain {
-        conn
+        conn.run_only()
     } else {
         conn.shared_with(ctx.profiles.clone())
     };

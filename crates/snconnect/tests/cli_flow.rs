@@ -756,6 +756,39 @@ fn keychain_locked_fails_closed_and_no_keychain_works() {
         keychain.stored_secrets()
     );
 
+    // --no-keychain with the secrets in the environment: a password-grant profile obtains its
+    // token on each run (nothing is stored to refresh), here with the keychain still locked.
+    let grant_env = [
+        ("SNCONNECT_PASSWORD", admin_pw.as_str()),
+        (
+            "SNCONNECT_CLIENT_SECRET",
+            sim.sim.confidential_client_secret(),
+        ),
+    ];
+    let z = [
+        "--no-keychain",
+        "profile",
+        "add",
+        "z",
+        "--instance",
+        &sim.url(),
+        "--auth",
+        "oauth-password",
+        "--client-id",
+        sim.sim.confidential_client_id(),
+        "--username",
+        "admin",
+    ];
+    let r = cli.run(&z, &grant_env);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let grants = || sim.sim.count_requests("/oauth_token.do", Some("password"));
+    let before = grants();
+    for _ in 0..2 {
+        let j = cli.ok(&["--no-keychain", "test", "z"], &grant_env);
+        assert_eq!(j["user"], "admin", "{j}");
+    }
+    assert_eq!(grants(), before + 2, "one password grant per run");
+
     assert_nothing_leaked(
         &sim.all_secrets(),
         &cli.runs.borrow(),
