@@ -268,6 +268,19 @@ impl SecretService {
         written.map_err(|e| self.error(format!("giving gnome-keyring-daemon its password: {e}")))
     }
 
+    /// Kills gnome-keyring-daemon and starts a new one on the same bus (its login keyring file
+    /// kept): what a desktop session does when the keyring daemon crashes or is restarted.
+    /// A client's Secret Service session dies with the old daemon.
+    #[allow(dead_code)] // used by some of the test binaries that include this module
+    pub fn restart_keyring(&mut self) -> io::Result<()> {
+        if let Some(mut old) = self.keyring.take() {
+            let _ = old.kill();
+            let _ = old.wait();
+        }
+        self.start_keyring()?;
+        self.wait_for_login_locked(false)
+    }
+
     /// Polls the login collection's `Locked` property until it equals `locked`.
     fn wait_for_login_locked(&mut self, locked: bool) -> io::Result<()> {
         let want = format!("boolean {locked}");

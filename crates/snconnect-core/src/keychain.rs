@@ -34,7 +34,8 @@ pub fn account(profile: &str, what: &str) -> String {
     format!("{profile}/{what}")
 }
 
-/// The OS keychain via `keyring` (Secret Service on Linux, Keychain, Credential Manager).
+/// The OS keychain: the Secret Service on Linux (one session per process), the Keychain and
+/// Credential Manager via `keyring` elsewhere.
 #[derive(Debug, Clone)]
 pub struct KeyringStore {
     service: String,
@@ -68,9 +69,16 @@ impl KeyringStore {
         store
     }
 
+    /// The keychain user name of `account` (namespaced).
+    fn user(&self, account: &str) -> String {
+        format!("{}{account}", self.namespace)
+    }
+
+    /// macOS Keychain and Windows Credential Manager through `keyring` (on Linux the
+    /// Secret Service session in [`crate::secret_service`] is kept for the whole process).
+    #[cfg(not(target_os = "linux"))]
     fn entry(&self, account: &str) -> Result<keyring::Entry, Diagnosis> {
-        keyring::Entry::new(&self.service, &format!("{}{account}", self.namespace))
-            .map_err(map_keyring_error)
+        keyring::Entry::new(&self.service, &self.user(account)).map_err(map_keyring_error)
     }
 }
 
@@ -82,12 +90,18 @@ impl Default for KeyringStore {
 
 impl SecretStore for KeyringStore {
     fn set(&self, account: &str, secret: &Secret) -> Result<(), Diagnosis> {
+        #[cfg(target_os = "linux")]
+        return crate::secret_service::set(&self.service, &self.user(account), secret);
+        #[cfg(not(target_os = "linux"))]
         self.entry(account)?
             .set_password(secret.expose())
             .map_err(map_keyring_error)
     }
 
     fn get(&self, account: &str) -> Result<Option<Secret>, Diagnosis> {
+        #[cfg(target_os = "linux")]
+        return crate::secret_service::get(&self.service, &self.user(account));
+        #[cfg(not(target_os = "linux"))]
         match self.entry(account)?.get_password() {
             Ok(s) => Ok(Some(Secret::new(s))),
             Err(keyring::Error::NoEntry) => Ok(None),
@@ -96,6 +110,9 @@ impl SecretStore for KeyringStore {
     }
 
     fn delete(&self, account: &str) -> Result<(), Diagnosis> {
+        #[cfg(target_os = "linux")]
+        return crate::secret_service::delete(&self.service, &self.user(account));
+        #[cfg(not(target_os = "linux"))]
         match self.entry(account)?.delete_credential() {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(e) => Err(map_keyring_error(e)),
@@ -108,6 +125,7 @@ impl SecretStore for KeyringStore {
 }
 
 /// Maps keyring errors to the two stable codes. The raw text goes to `detail` only.
+#[cfg(not(target_os = "linux"))]
 pub fn map_keyring_error(e: keyring::Error) -> Diagnosis {
     let raw = e.to_string();
     let lower = format!("{e:?} {raw}").to_ascii_lowercase();
@@ -182,6 +200,7 @@ mod tests {
         );
     }
 
+    #[cfg(not(target_os = "linux"))]
     #[test]
     fn keyring_errors_map_to_stable_codes() {
         let locked = keyring::Error::PlatformFailure(

@@ -28,6 +28,8 @@ pub mod profiles;
 pub mod register;
 pub mod report;
 pub mod secret;
+#[cfg(target_os = "linux")]
+mod secret_service;
 pub mod signin;
 pub mod token;
 pub mod verify;

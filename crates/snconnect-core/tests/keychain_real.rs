@@ -124,6 +124,65 @@ fn real_keychain_round_trip_one_entry_per_secret() {
     assert_eq!(get(&again, &long_acct).as_deref(), Some(long.as_str()));
     assert!(ss.stored_secrets().contains(&long));
 
+    // The same items keyring 3 reads and writes (what snconnect saved before it kept one
+    // session per process, and any keyring-based tool): an entry stored with keyring's
+    // attributes is read, and ours is found by exactly those attributes.
+    let keyring_attrs = |user: &str| {
+        [
+            "service",
+            SERVICE,
+            "username",
+            user,
+            "target",
+            "default",
+            "application",
+            "rust-keyring",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let mut old = std::process::Command::new("secret-tool");
+    old.envs(ss.env())
+        .env_remove("DISPLAY")
+        .args(["store", "--label=written by keyring 3"])
+        .args(keyring_attrs("old/refresh_token"))
+        .stdin(std::process::Stdio::piped());
+    let mut child = old.spawn().expect("secret-tool store");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"saved-by-keyring")
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "secret-tool store failed");
+    assert_eq!(
+        get(&store, "old/refresh_token").as_deref(),
+        Some("saved-by-keyring")
+    );
+    let lookup = std::process::Command::new("secret-tool")
+        .envs(ss.env())
+        .env_remove("DISPLAY")
+        .arg("lookup")
+        .args(keyring_attrs(&acme_cs))
+        .output()
+        .expect("secret-tool lookup");
+    assert_eq!(
+        String::from_utf8_lossy(&lookup.stdout),
+        "acme-client-secret"
+    );
+    store.delete("old/refresh_token").expect("delete");
+
+    // The keyring daemon restarts under a running process (the app stays open for days): the
+    // process's Secret Service session is gone with it, and the next call makes a new one.
+    let mut ss = ss;
+    ss.restart_keyring().expect("restart gnome-keyring-daemon");
+    assert_eq!(
+        get(&store, &globex_rt).as_deref(),
+        Some("globex-refresh-token"),
+        "a stale session must be replaced, not reported as keychain_unavailable"
+    );
+
     // Clean up through the API: nothing left behind.
     for acct in [&acme_cs, &globex_rt, &long_acct] {
         store.delete(acct).expect("delete");
