@@ -31,6 +31,7 @@ pub mod secret;
 #[cfg(target_os = "linux")]
 mod secret_service;
 pub mod signin;
+pub mod sweep;
 pub mod token;
 pub mod verify;
 

@@ -91,6 +91,15 @@ pub struct LastTest {
     pub user: Option<String>,
 }
 
+/// One profile's test for [`ProfileStore::record_tests`]: its result and, when the test changed
+/// them, its token facts.
+#[derive(Debug, Clone)]
+pub struct RecordedTest {
+    pub name: String,
+    pub test: LastTest,
+    pub tokens: Option<Option<TokenMeta>>,
+}
+
 impl LastTest {
     pub fn of(report: &crate::conn_test::TestReport) -> LastTest {
         LastTest {
@@ -330,6 +339,24 @@ impl ProfileStore {
                 p.tokens = t;
             }
             Ok(())
+        })
+    }
+
+    /// Records many tests with one lock and one write (`test --all`, the window's Test all),
+    /// where one [`record_test`](Self::record_test) each would rewrite the whole file per
+    /// profile. A profile another process removed meanwhile is skipped. Returns the file as
+    /// written.
+    pub fn record_tests(&self, results: Vec<RecordedTest>) -> Result<ProfilesFile, Diagnosis> {
+        self.update(|file| {
+            for r in results {
+                if let Some(p) = file.profiles.iter_mut().find(|p| p.name == r.name) {
+                    p.last_test = Some(r.test);
+                    if let Some(t) = r.tokens {
+                        p.tokens = t;
+                    }
+                }
+            }
+            Ok(file.clone())
         })
     }
 

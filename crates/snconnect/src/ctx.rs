@@ -109,8 +109,19 @@ pub async fn store_secrets(
 /// A saved profile as a connection: its secrets from the keychain (or, with --no-keychain,
 /// the environment), its tokens shared with every other snconnect process.
 pub async fn open(ctx: &Ctx, name: &str, admin: &AdminArgs) -> Result<Connection, Diagnosis> {
-    let mut profile = ctx.profiles.get(name)?;
-    let admin = admin_credentials(admin)?;
+    let profile = ctx.profiles.get(name)?;
+    open_profile(ctx, profile, admin_credentials(admin)?).await
+}
+
+/// [`open`] for a profile already loaded, with the admin account already read (`test --all`
+/// loads the file and asks for the admin password once, not once per profile).
+pub async fn open_profile(
+    ctx: &Ctx,
+    mut profile: Profile,
+    admin: Option<AdminCredentials>,
+) -> Result<Connection, Diagnosis> {
+    let name = profile.name.clone();
+    let name = name.as_str();
     if let Some(a) = &admin {
         refresh_lifespan_from_instance(ctx, &mut profile, a).await?;
     }

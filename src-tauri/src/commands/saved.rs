@@ -1,23 +1,21 @@
-//! The saved-connections dashboard: list with status badges, one-click test, test all on a
-//! bounded pool, refresh / revoke / reset / delete, and the support report. Every connection
+//! The saved-connections dashboard: list with status badges, one-click test, test all (the
+//! core's sweep), refresh / revoke / reset / delete, and the support report. Every connection
 //! opens on the keychain and shares its tokens with other processes (the CLI, a cron job)
 //! through the same cross-process locks the CLI uses.
 
 use crate::dto::{Badge, CmdResult, ConnectionSummary, ConnectionTest, IpcError, ReportFormat};
 use crate::state::AppState;
-use snconnect_core::conn_test::Check;
+use snconnect_core::conn_test::{Check, TestReport};
 use snconnect_core::connection::{is_oauth, Connection};
 use snconnect_core::keychain::SecretStore;
 use snconnect_core::profiles::{AuthMethod, LastTest, Profile, ProfileStore};
 use snconnect_core::report::SupportReport;
 use snconnect_core::token::{now_secs, status_of, TokenStatus, DEFAULT_REFRESH_LIFESPAN};
-use snconnect_core::Diagnosis;
+use snconnect_core::{sweep, Diagnosis};
 use std::sync::Arc;
 use tauri::ipc::Channel;
 use tauri::State;
 
-/// How many connections "Test all" tests at once.
-const POOL: usize = 4;
 const DAY: u64 = 24 * 3600;
 
 fn profiles(state: &AppState) -> ProfileStore {
@@ -79,12 +77,14 @@ pub async fn list_connections(state: State<'_, AppState>) -> CmdResult<Vec<Conne
 
 /// A saved connection on the keychain, its tokens shared with other processes.
 async fn open(state: &AppState, name: &str) -> Result<Connection, Diagnosis> {
-    let store = profiles(state);
-    let profile = store.get(name)?;
+    open_profile(state, profiles(state).get(name)?).await
+}
+
+async fn open_profile(state: &AppState, profile: Profile) -> Result<Connection, Diagnosis> {
     let keychain: Arc<dyn SecretStore> = Arc::new(state.keychain.clone());
     Ok(Connection::open(profile, state.http.clone(), keychain)
         .await?
-        .shared_with(store))
+        .shared_with(profiles(state)))
 }
 
 async fn test_one(
@@ -99,23 +99,32 @@ async fn test_one(
     }
     let store = profiles(state);
     store.record_test(name, LastTest::of(&report), conn.changed_meta().await)?;
+    Ok(connection_test(&conn, &report, summary_of(&store.get(name)?)).await)
+}
+
+/// A test's result for the window: redacted, with the support text and the new summary.
+async fn connection_test(
+    conn: &Connection,
+    report: &TestReport,
+    summary: ConnectionSummary,
+) -> ConnectionTest {
     let support = SupportReport::new(
         Some(&conn.profile),
-        &report,
+        report,
         conn.token_status().await,
         conn.token_meta().await,
     )
     .redact(&conn.secrets());
-    Ok(ConnectionTest {
-        name: name.to_string(),
+    ConnectionTest {
+        name: conn.profile.name.clone(),
         ok: report.ok(),
         diagnosis: IpcError::from(report.diagnosis.clone().redact(&conn.secrets())),
         checks: report.checks.clone(),
         identity: report.identity.clone(),
         latency_ms: report.latency_ms,
         support_text: support.to_markdown(),
-        summary: summary_of(&store.get(name)?),
-    })
+        summary,
+    }
 }
 
 /// The one-click test, the result recorded. The checks go to the window on the channel when
@@ -132,29 +141,31 @@ pub async fn test_saved(
     Ok(test_one(&state, &name, &send).await?)
 }
 
-/// Tests every saved connection, `POOL` at a time. A connection that cannot even be opened
-/// (its secret missing from the keychain) is a failed result, not a failed command.
+/// Tests every saved connection through the core's sweep (the CLI's `test --all` too): a
+/// bounded pool, one HTTP client, all results recorded in one write. A connection that cannot
+/// even be opened (its secret missing from the keychain) is a failed result, not a failed
+/// command.
 #[tauri::command]
 pub async fn test_all_saved(state: State<'_, AppState>) -> CmdResult<Vec<ConnectionTest>> {
-    let names: Vec<String> = profiles(&state)
-        .load()?
-        .profiles
-        .into_iter()
-        .map(|p| p.name)
-        .collect();
+    let store = profiles(&state);
+    let list = store.load()?.profiles;
     let state: &AppState = &state;
-    let gate = tokio::sync::Semaphore::new(POOL);
-    let runs = names.iter().map(|name| {
-        let gate = &gate;
-        async move {
-            let _slot = gate.acquire().await.expect("never closed");
-            match test_one(state, name, &|_| {}).await {
-                Ok(t) => t,
-                Err(d) => failed(state, name, d),
+    let sweep = sweep::test_all(&store, list, sweep::POOL, |p| open_profile(state, p)).await;
+    let recorded = sweep.recorded.ok();
+    let mut out = Vec::new();
+    for s in sweep.results {
+        out.push(match s.outcome {
+            Ok((conn, report)) => {
+                let now = recorded
+                    .as_ref()
+                    .and_then(|f| f.profiles.iter().find(|p| p.name == s.name));
+                let summary = summary_of(now.unwrap_or(&conn.profile));
+                connection_test(&conn, &report, summary).await
             }
-        }
-    });
-    Ok(futures_util::future::join_all(runs).await)
+            Err(d) => failed(state, &s.name, d),
+        });
+    }
+    Ok(out)
 }
 
 fn failed(state: &AppState, name: &str, d: Diagnosis) -> ConnectionTest {
