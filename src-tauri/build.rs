@@ -7,6 +7,7 @@ fn main() {
             .capabilities_path_pattern("./src-tauri/capabilities/**/*")
             .app_manifest(tauri_build::AppManifest::new().commands(&[
                 "app_info",
+                "ui_ready",
                 "start_demo",
                 "list_connections",
                 "test_saved",

@@ -57,6 +57,9 @@ pub fn log_file() -> Option<std::path::PathBuf> {
     )
 }
 
+/// When the process started (for the "window interactive" log line).
+pub(crate) static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
 fn init_logging() {
     use tracing_subscriber::fmt::writer::MakeWriterExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("SNCONNECT_LOG")
@@ -81,6 +84,7 @@ fn init_logging() {
 
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
+    let _ = STARTED.set(std::time::Instant::now());
     init_logging();
     let opts = match AppOptions::try_parse() {
         Ok(o) => o,
@@ -127,6 +131,7 @@ pub fn run() {
         })
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
+            commands::ui_ready,
             commands::start_demo,
             commands::saved::list_connections,
             commands::saved::test_saved,

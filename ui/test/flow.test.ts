@@ -97,7 +97,7 @@ describe("whole flow", () => {
     expect(actions).toBeLessThanOrEqual(6);
     expect(actions).toBe(6);
     expect(backend.calls.map((c) => c.cmd).filter((c) => c !== "preview_instance")).toEqual([
-      "app_info", "set_instance", "run_preflight", "registration_guide", "create_endpoint",
+      "app_info", "ui_ready", "set_instance", "run_preflight", "registration_guide", "create_endpoint",
       "begin_sign_in", "finish_sign_in", "save_connection",
     ]);
     // Nothing was typed: the admin password Rust holds for the demo is kept (null), no basic account ("").

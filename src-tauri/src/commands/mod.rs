@@ -118,6 +118,16 @@ pub async fn app_info(state: State<'_, AppState>) -> CmdResult<AppInfo> {
     Ok(app_info_of(&state).await)
 }
 
+/// The window's first screen is up and can be used (the UI sends this once, after its first
+/// paint): logged with the time since the process started, which `scripts/bench.sh` measures.
+#[tauri::command]
+pub fn ui_ready() {
+    tracing::info!(
+        "window interactive {} ms after start",
+        crate::STARTED.get().map_or(0, |t| t.elapsed().as_millis())
+    );
+}
+
 /// Starts the embedded simulator (once) and points the wizard at it, admin account included.
 #[tauri::command]
 pub async fn start_demo(state: State<'_, AppState>) -> CmdResult<AppInfo> {

@@ -92,6 +92,11 @@ export function appInfo(): Promise<AppInfo> {
   return call("app_info");
 }
 
+/** Tells the app the first screen is up (logged with the time since start; the benchmark's mark). */
+export function uiReady(): Promise<void> {
+  return call("ui_ready");
+}
+
 export function startDemo(): Promise<AppInfo> {
   return call("start_demo");
 }
