@@ -107,6 +107,12 @@ pub fn status_of(meta: Option<&TokenMeta>, now: u64, renewable: bool) -> TokenSt
     }
 }
 
+/// Whether `recorded` describes a later access token expiry than `held` (same tokens).
+fn newer_expiry(recorded: &TokenMeta, held: &TokenMeta) -> bool {
+    recorded.has_access_token == held.has_access_token
+        && recorded.access_expires_at.unwrap_or(0) > held.access_expires_at.unwrap_or(0)
+}
+
 /// An access token is held with more than `ahead` left (or no known expiry).
 fn fresh_for(held: &Held, ahead: Duration) -> bool {
     held.access.is_some()
@@ -253,14 +259,17 @@ impl TokenManager {
             ))
         })
         .await?;
+        let recorded = profiles.get(&self.profile).ok().and_then(|p| p.tokens);
         if access == held.access && refresh == held.refresh {
+            // The same tokens, but maybe facts older than them: `open` reads the profile file
+            // before the keychain, so a renewal that finished in between left us the new
+            // tokens with the old expiry. Every renewer records its facts under this lock.
+            if let Some(meta) = recorded.filter(|m| newer_expiry(m, &held.meta)) {
+                held.meta = meta;
+            }
             return Ok(());
         }
-        let meta = profiles
-            .get(&self.profile)
-            .ok()
-            .and_then(|p| p.tokens)
-            .unwrap_or_default();
+        let meta = recorded.unwrap_or_default();
         tracing::info!(profile = %self.profile, "another process renewed the tokens; using them");
         held.meta = TokenMeta {
             has_access_token: access.is_some(),
