@@ -61,6 +61,19 @@ impl HttpConfig {
     }
 }
 
+impl HttpConfig {
+    /// Checks a manual proxy URL now, so the error names `--proxy` before any work is done
+    /// (the client itself may be built later, on first use).
+    pub fn check_proxy(&self) -> Result<(), Diagnosis> {
+        if let ProxyMode::Manual(url) = &self.proxy {
+            reqwest::Proxy::all(url).map_err(|e| {
+                Diagnosis::usage("--proxy", format!("{url:?} is not a proxy URL: {e}"))
+            })?;
+        }
+        Ok(())
+    }
+}
+
 /// Builds the configured client. Cheap to clone; build once per run.
 pub fn build_client(cfg: &HttpConfig) -> Result<reqwest::Client, Diagnosis> {
     let mut builder = reqwest::Client::builder()

@@ -22,7 +22,10 @@ pub struct Ctx {
     /// environment on each run.
     pub no_keychain: bool,
     pub json: bool,
-    pub http: reqwest::Client,
+    /// The one HTTP client, built on first use: reading the system's certificate store is
+    /// work `profile list` and friends never need.
+    http: std::sync::OnceLock<reqwest::Client>,
+    http_config: HttpConfig,
     pub store: Arc<dyn SecretStore>,
     pub profiles: ProfileStore,
 }
@@ -41,6 +44,7 @@ impl Ctx {
         if let Some(path) = &g.ca_file {
             cfg.add_ca_file(path)?;
         }
+        cfg.check_proxy()?;
         let dir = match &g.config_dir {
             Some(d) => d.clone(),
             None => default_config_dir()?,
@@ -56,10 +60,20 @@ impl Ctx {
         Ok(Ctx {
             no_keychain: g.no_keychain,
             json: g.json,
-            http: build_client(&cfg)?,
+            http: std::sync::OnceLock::new(),
+            http_config: cfg,
             store,
             profiles: ProfileStore::new(dir),
         })
+    }
+
+    /// The one HTTP client (built now if this is its first use).
+    pub fn http(&self) -> Result<&reqwest::Client, Diagnosis> {
+        if let Some(c) = self.http.get() {
+            return Ok(c);
+        }
+        let built = build_client(&self.http_config)?;
+        Ok(self.http.get_or_init(|| built))
     }
 
     /// Progress lines for a person; quiet in --json mode unless stderr is a terminal.
@@ -132,7 +146,7 @@ pub async fn open_profile(
             ctx.store.set(&account(name, what), s)?;
         }
     }
-    let conn = Connection::open(profile, ctx.http.clone(), ctx.store.clone())
+    let conn = Connection::open(profile, ctx.http()?.clone(), ctx.store.clone())
         .await
         .map_err(keychain_hint)?;
     // Tokens in the keychain are shared with every other snconnect process (the app, cron):
@@ -164,7 +178,7 @@ async fn refresh_lifespan_from_instance(
         username: admin.username.clone(),
         password: admin.password.clone(),
     };
-    let Some(lifespan) = read_refresh_lifespan(&ctx.http, &instance, &auth, &client_id).await
+    let Some(lifespan) = read_refresh_lifespan(ctx.http()?, &instance, &auth, &client_id).await
     else {
         return Ok(());
     };

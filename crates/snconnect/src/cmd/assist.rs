@@ -71,10 +71,11 @@ pub async fn run_preflight(
     instance: &InstanceUrl,
     auth: &ApiAuth,
     grant: Grant,
-) -> PreflightReport {
+) -> Result<PreflightReport, Diagnosis> {
+    let http = ctx.http()?;
     ctx.say(format!("Preflight of {instance}"));
     let mut sink = |c: &PreflightCheck| print_check(ctx, c);
-    preflight::run(&ctx.http, instance, auth, Some(grant), &mut sink).await
+    Ok(preflight::run(http, instance, auth, Some(grant), &mut sink).await)
 }
 
 pub fn preflight_json(o: &mut Outcome, r: &PreflightReport) {

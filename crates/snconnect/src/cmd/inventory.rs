@@ -64,7 +64,7 @@ pub async fn inventory(ctx: &Ctx, a: InventoryArgs) -> Result<Outcome, Diagnosis
         "Basic-auth inventory of {instance} as {}",
         admin.username
     ));
-    let inv = match basic_auth_inventory(&ctx.http, &instance, &admin).await {
+    let inv = match basic_auth_inventory(ctx.http()?, &instance, &admin).await {
         Ok(inv) => inv,
         Err(d) => {
             let mut o = Outcome::failed(d.redact(&[&admin.password]));

@@ -93,7 +93,7 @@ impl Plan<'_> {
             &self.auth,
             Grant::AuthorizationCode,
         )
-        .await;
+        .await?;
         preflight_json(&mut o, &pf);
         if let Some(d) = blocking_failure(&pf) {
             return Ok(failed(o, d));
@@ -141,7 +141,7 @@ impl Plan<'_> {
     async fn check_given(&self, id: &str) -> Result<(), Diagnosis> {
         let (ctx, ours) = (self.ctx, redirect_url(self.a.target.redirect_port));
         ctx.say(format!("Using the existing client {id}"));
-        if register::check_redirect(&ctx.http, &self.instance, &self.auth, id, &ours).await? {
+        if register::check_redirect(ctx.http()?, &self.instance, &self.auth, id, &ours).await? {
             ctx.say(format!("  ✓ {ours} is registered on it"));
         } else {
             ctx.say("  ? this account may not read the registry to check the redirect URL");
@@ -152,7 +152,7 @@ impl Plan<'_> {
     async fn register_client(&self) -> Result<Client, Diagnosis> {
         let name = format!("snconnect {}", self.a.profile);
         let (created, secret) = register::create(
-            &self.ctx.http,
+            self.ctx.http()?,
             &self.instance,
             &self.auth,
             &NewEndpoint::new(&name, self.urls.clone(), self.a.public),
@@ -197,7 +197,7 @@ impl Plan<'_> {
         }
         ctx.profiles.upsert(profile.clone())?;
         Ok(Arc::new(
-            Connection::open(profile, ctx.http.clone(), ctx.store.clone())
+            Connection::open(profile, ctx.http()?.clone(), ctx.store.clone())
                 .await?
                 .with_admin(Some(admin)),
         ))
@@ -221,8 +221,12 @@ impl Plan<'_> {
                 return f;
             }
         };
+        let http = match ctx.http() {
+            Ok(h) => h,
+            Err(d) => return failed(o, d),
+        };
         let report = parity::run(
-            &ctx.http,
+            http,
             &self.instance,
             &self.basic,
             &bearer,

@@ -10,7 +10,7 @@ use snconnect_core::Diagnosis;
 
 pub async fn preflight(ctx: &Ctx, a: PreflightArgs) -> Result<Outcome, Diagnosis> {
     let (instance, auth, _) = a.admin.open()?;
-    let r = run_preflight(ctx, &instance, &auth, a.grant.into()).await;
+    let r = run_preflight(ctx, &instance, &auth, a.grant.into()).await?;
     let mut o = Outcome::failed(r.diagnosis.clone());
     o.instance = Some(instance.to_string());
     o.field("user", json!(r.user.as_ref().map(|u| u.user_name.clone())));

@@ -39,7 +39,7 @@ async fn remove(
     auth: &ApiAuth,
     sys_id: &str,
 ) -> Result<Outcome, Diagnosis> {
-    register::remove(&ctx.http, instance, auth, sys_id).await?;
+    register::remove(ctx.http()?, instance, auth, sys_id).await?;
     // Forget it in any profile that recorded it.
     for p in ctx.profiles.load()?.profiles {
         if p.registered_sys_id.as_deref() == Some(sys_id) {
@@ -71,7 +71,7 @@ async fn create(
     let profile_name = a.profile.clone().unwrap_or_else(|| profile_name_for(&name));
     snconnect_core::profiles::validate_name(&profile_name)?;
     let (created, secret) = register::create(
-        &ctx.http,
+        ctx.http()?,
         instance,
         auth,
         &NewEndpoint::new(&name, urls, a.public),
@@ -240,7 +240,7 @@ async fn guided(
     o.field("links", serde_json::to_value(&links).expect("plain data"));
     o.field("redirect_urls", json!(urls));
     if let Some(client_id) = &a.client_id {
-        check_redirects(ctx, &mut o, instance, auth, client_id, urls).await;
+        check_redirects(ctx, &mut o, instance, auth, client_id, urls).await?;
         let card = handoff_card(target, instance, client_id, a.public);
         card_lines(&mut o, &card, "(the secret you copied from the record)");
         o.field("handoff", serde_json::to_value(&card).expect("plain data"));
@@ -257,10 +257,11 @@ async fn check_redirects(
     auth: &ApiAuth,
     client_id: &str,
     urls: &[String],
-) {
+) -> Result<(), Diagnosis> {
+    let http = ctx.http()?;
     let mut results = Vec::new();
     for u in urls {
-        match register::check_redirect(&ctx.http, instance, auth, client_id, u).await {
+        match register::check_redirect(http, instance, auth, client_id, u).await {
             Ok(true) => results.push(json!({"url": u, "registered": true})),
             Ok(false) => {
                 results.push(json!({"url": u, "registered": Value::Null}));
@@ -283,4 +284,5 @@ async fn check_redirects(
         ));
     }
     o.field("redirect_check", Value::Array(results));
+    Ok(())
 }

@@ -21,7 +21,7 @@ pub async fn verify(ctx: &Ctx, a: VerifyArgs) -> Result<Outcome, Diagnosis> {
         memory.set(&account("verify", what), s)?;
     }
     let conn = Arc::new(
-        Connection::open(profile, ctx.http.clone(), memory)
+        Connection::open(profile, ctx.http()?.clone(), memory)
             .await?
             .with_tables(a.tables.tables.clone())?
             .with_admin(admin),
