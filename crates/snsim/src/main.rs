@@ -139,6 +139,11 @@ struct Args {
     #[arg(long = "property", value_name = "NAME=VALUE")]
     property: Vec<String>,
 
+    /// Also stop when stdin reaches its end: a parent that holds the other end of a pipe
+    /// (snconnect-app's demo mode) takes the simulator with it even when it is killed.
+    #[arg(long)]
+    exit_with_stdin: bool,
+
     /// File for admin's REST API key (`x-sn-apikey`): read like --client-secret-file, else
     /// written 0600. Without the flag it goes to the temporary secret directory. Only the
     /// path is printed (`api_key_file=`).
@@ -232,6 +237,23 @@ fn write_secret_file(path: &Path, secret: &str) -> std::io::Result<()> {
     f.flush()
 }
 
+/// Until SIGINT or SIGTERM, or (with `--exit-with-stdin`) the end of stdin.
+async fn wait_for_stop(exit_with_stdin: bool) {
+    if !exit_with_stdin {
+        return wait_for_signal().await;
+    }
+    let stdin_closed = async {
+        use tokio::io::AsyncReadExt;
+        let mut stdin = tokio::io::stdin();
+        let mut buf = [0u8; 256];
+        while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {}
+    };
+    tokio::select! {
+        _ = wait_for_signal() => {}
+        _ = stdin_closed => tracing::info!("stdin closed"),
+    }
+}
+
 async fn wait_for_signal() {
     #[cfg(unix)]
     {
@@ -305,6 +327,12 @@ async fn run(args: Args) -> std::io::Result<()> {
     if preset_key.is_none() {
         write_secret_file(&api_key_path, sim.api_key())?;
     }
+    // The demo account's password, for a host that signs in for the person (demo mode).
+    let admin_password_path = secret_tempdir.path().join("admin_password");
+    write_secret_file(
+        &admin_password_path,
+        &sim.user_password("admin").unwrap_or_default(),
+    )?;
 
     let mut out = String::new();
     out.push_str("snsim: ServiceNow instance simulator (not a real instance)\n");
@@ -323,6 +351,10 @@ async fn run(args: Args) -> std::io::Result<()> {
     out.push_str(&format!("public_client_id={}\n", sim.public_client_id()));
     out.push_str(&format!("api_key_file={}\n", api_key_path.display()));
     out.push_str(&format!("users={}\n", SEEDED_USERS.join(",")));
+    out.push_str(&format!(
+        "admin_password_file={}\n",
+        admin_password_path.display()
+    ));
     out.push_str("ready\n");
     {
         let mut stdout = std::io::stdout().lock();
@@ -330,7 +362,7 @@ async fn run(args: Args) -> std::io::Result<()> {
         stdout.flush()?;
     }
 
-    wait_for_signal().await;
+    wait_for_stop(args.exit_with_stdin).await;
     tracing::info!("shutting down");
     sim.shutdown().await;
     drop(secret_tempdir);

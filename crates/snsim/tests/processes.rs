@@ -94,7 +94,8 @@ async fn binary_prints_its_settings_then_ready() {
             "confidential_client_secret_file",
             "public_client_id",
             "api_key_file",
-            "users"
+            "users",
+            "admin_password_file"
         ]
     );
     assert_eq!(lines.last().unwrap(), "ready");
@@ -124,6 +125,14 @@ async fn binary_prints_its_settings_then_ready() {
         let mode = std::fs::metadata(key_path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+
+    // The demo admin's password: in a 0600 file, never printed.
+    let pw_path = value(&lines, "admin_password_file").unwrap();
+    assert_eq!(
+        std::fs::read_to_string(pw_path).unwrap().trim(),
+        "Admin#1234"
+    );
+    assert!(!lines.iter().any(|l| l.contains("Admin#1234")));
 
     // The secret file is 0600 and its content is not printed; the CA file works.
     let secret_path = value(&lines, "confidential_client_secret_file").unwrap();
@@ -165,6 +174,39 @@ async fn binary_prints_its_settings_then_ready() {
     {
         assert!(!ca_path.exists(), "CA file removed on SIGTERM");
         assert!(!secret_path.exists(), "secret file removed on SIGTERM");
+    }
+}
+
+/// `--exit-with-stdin`: the simulator ends with the pipe its parent holds (the app's demo
+/// mode), so a parent killed with `kill -9` leaves no simulator behind; without the flag a
+/// closed stdin changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn binary_exits_when_its_stdin_closes() {
+    for with_flag in [true, false] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_snsim"));
+        cmd.args(["--port", "0", "--http"]);
+        if with_flag {
+            cmd.arg("--exit-with-stdin");
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn snsim");
+        let lines = read_until_ready(&mut child).await;
+        let pw_file = std::path::PathBuf::from(value(&lines, "admin_password_file").unwrap());
+        drop(child.stdin.take());
+        let exited = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+        if with_flag {
+            let status = exited.expect("snsim exits once stdin closes").unwrap();
+            assert!(status.success(), "exit status: {status}");
+            assert!(!pw_file.exists(), "its secret files are removed");
+        } else {
+            assert!(exited.is_err(), "without the flag it keeps serving");
+            terminate(child).await;
+        }
     }
 }
 
