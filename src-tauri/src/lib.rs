@@ -28,7 +28,7 @@ pub struct AppOptions {
         conflicts_with = "demo"
     )]
     pub instance: Option<String>,
-    /// Start the embedded simulated instance at once (demo mode). Without it the demo starts
+    /// Start the simulated instance (snsim) at once (demo mode). Without it the demo starts
     /// only when "Try the demo instance" is chosen on the start screen.
     #[arg(long)]
     pub demo: bool,

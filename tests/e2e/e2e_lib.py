@@ -1,6 +1,6 @@
 """Shared pieces of the WebDriver suite: one app session per scenario, controls found by
 `data-testid`, user actions counted, a screenshot of every step, every IPC response recorded
-for the secret scan, and the embedded simulator's control and Table APIs.
+for the secret scan, and the demo simulator's control and Table APIs.
 """
 
 import base64
@@ -210,7 +210,7 @@ class Session:
     # ------------------------------------------------------------------ simulator
 
     def sim(self, path, body=None):
-        """The embedded simulator's control API (reserved path, never on a real instance)."""
+        """The demo simulator's control API (reserved path, never on a real instance)."""
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.instance.rstrip("/") + path, data=data, method="POST" if data else "GET")
         req.add_header("Content-Type", "application/json")

@@ -1,5 +1,5 @@
 """The real app window, driven through WebDriver (tauri-driver + WebKitWebDriver), one app
-launch per scenario, in demo mode (the embedded simulator), with
+launch per scenario, in demo mode (the app's snsim child process), with
 tests/support/browser_standin.py as $BROWSER playing the person at the browser.
 
 Scenarios (issues 9 and 10's acceptance):

@@ -105,7 +105,7 @@ pub(crate) async fn app_info_of(state: &AppState) -> AppInfo {
     AppInfo {
         version: env!("CARGO_PKG_VERSION").into(),
         demo,
-        demo_available: crate::demo::AVAILABLE,
+        demo_available: crate::demo::available(),
         redirect_url: snconnect_core::loopback::redirect_url(state.redirect_port),
         saved_connections: saved,
         presets: presets(),
@@ -128,7 +128,7 @@ pub fn ui_ready() {
     );
 }
 
-/// Starts the embedded simulator (once) and points the wizard at it, admin account included.
+/// Starts the demo simulator (once) and points the wizard at it, admin account included.
 #[tauri::command]
 pub async fn start_demo(state: State<'_, AppState>) -> CmdResult<AppInfo> {
     start_demo_in(&state).await?;
