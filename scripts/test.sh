@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test: formatting, lints, the UI's type check and unit tests, all cargo tests (real
-# Secret Service included), a short fuzzing run of the core's parsers and the WebDriver test of
-# the real window. Installs what it needs first.
+# Secret Service included), a short fuzzing run of the core's parsers, the WebDriver test of
+# the real window, a short benchmark run and the .deb install check. Installs what it needs first.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -36,5 +36,11 @@ say "WebDriver: the real window under Xvfb, demo mode, browser stand-in (scenari
 cargo build --workspace --all-targets
 tests/e2e/run.sh target/debug/snconnect-app
 echo "screenshots of every step: ${E2E_ARTIFACTS:-$ROOT/artifacts}/"
+
+say "benchmark, short form: every row runs (the README's table is scripts/bench.sh, release)"
+bash scripts/bench.sh --quick
+
+say "packages: the .deb built, installed with apt-get, launched under Xvfb, snconnect --version, removed"
+bash scripts/package.sh --debug --check
 
 say "all tests passed in $(( $(date +%s) - START )) s"
