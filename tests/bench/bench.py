@@ -209,8 +209,9 @@ def _cli_rows(table, bindir, runs, n_profiles, home, sim, info):
                        f"mig{i}", "--redirect-port", "18811", "--consent-timeout", "30"],
                       migrate_env)
         times.append(dt)
-    table.add("`snconnect migrate` (preflight, register, consent, parity, save)", times, None,
-              "ms", "≤ 1 s", "absolute target")
+    # No tool does the same work to pair it with: the other side is the 1 s budget itself.
+    table.add("`snconnect migrate` (preflight, register, consent, parity, save)", times,
+              [1000.0], "ms", "≤ 1 s (≤ 1.0× the budget)", "the budget")
 
     # test --all over n profiles against a sequential curl loop over the same profiles.
     sweep_env = dict(env, SNCONNECT_CONFIG_DIR=os.path.join(home, "sweep"))
