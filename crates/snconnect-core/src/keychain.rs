@@ -18,9 +18,12 @@ pub trait SecretStore: Send + Sync {
     fn delete(&self, account: &str) -> Result<(), Diagnosis>;
     /// "keychain" or "session", for status lines.
     fn kind(&self) -> &'static str;
+    /// Starts connecting to the keychain in the background, for a command that will read a
+    /// secret soon: the first read then waits only for what is left. Errors are left for that
+    /// read to report.
+    fn prewarm(&self) {}
 }
 
-/// The keychain account for one secret of one profile, e.g. `acme/refresh_token`.
 /// Runs a keychain call off the async workers (each call is a blocking D-Bus round trip).
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Diagnosis> + Send + 'static,
@@ -30,6 +33,7 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|e| Diagnosis::new(Code::KeychainUnavailable).with_detail(e.to_string()))?
 }
 
+/// The keychain account for one secret of one profile, e.g. `acme/refresh_token`.
 pub fn account(profile: &str, what: &str) -> String {
     format!("{profile}/{what}")
 }
@@ -107,6 +111,11 @@ impl SecretStore for KeyringStore {
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(e) => Err(map_keyring_error(e)),
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn prewarm(&self) {
+        crate::secret_service::prewarm();
     }
 
     fn delete(&self, account: &str) -> Result<(), Diagnosis> {

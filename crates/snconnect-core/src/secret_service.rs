@@ -64,6 +64,24 @@ fn find<'s>(ss: &'s SecretService, service: &str, user: &str) -> Result<Vec<Item
     Ok(found.unlocked.into_iter().chain(found.locked).collect())
 }
 
+/// Opens the session on a background thread. Its Diffie-Hellman exchange (dbus-secret-service
+/// computes two 1024-bit modular powers, ~5 ms here) then overlaps with what the command does
+/// before its first secret (the profile file, the HTTP client's certificate store). The first
+/// call waits on the session lock for it; a failure is dropped, and that call tries again and
+/// reports its own error.
+pub fn prewarm() {
+    let spawned = std::thread::Builder::new()
+        .name("keychain".into())
+        .spawn(|| {
+            if let Err(e) = with_session(|_| Ok(())) {
+                tracing::debug!("keychain prewarm: {e:?}");
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::debug!("keychain prewarm not started: {e}");
+    }
+}
+
 pub fn get(service: &str, user: &str) -> Result<Option<Secret>, Diagnosis> {
     let bytes = with_session(|ss| {
         let items = find(ss, service, user)?;

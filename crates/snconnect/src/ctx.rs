@@ -123,6 +123,8 @@ pub async fn store_secrets(
 /// A saved profile as a connection: its secrets from the keychain (or, with --no-keychain,
 /// the environment), its tokens shared with every other snconnect process.
 pub async fn open(ctx: &Ctx, name: &str, admin: &AdminArgs) -> Result<Connection, Diagnosis> {
+    // The keychain session is negotiated while the profile file and the HTTP client load.
+    ctx.store.prewarm();
     let profile = ctx.profiles.get(name)?;
     open_profile(ctx, profile, admin_credentials(admin)?).await
 }

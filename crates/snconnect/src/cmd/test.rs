@@ -15,6 +15,7 @@ pub async fn test(ctx: &Ctx, a: TestArgs) -> Result<Outcome, Diagnosis> {
     if let Some(name) = &a.name {
         return Ok(test_one(ctx, name, &a.admin, &a.tables).await);
     }
+    ctx.store.prewarm();
     let profiles = ctx.profiles.load()?.profiles;
     if profiles.is_empty() {
         return Err(Diagnosis::usage(
