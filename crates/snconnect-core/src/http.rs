@@ -59,19 +59,20 @@ impl HttpConfig {
         self.extra_ca_pem.push(pem);
         Ok(())
     }
-}
 
-impl HttpConfig {
     /// Checks a manual proxy URL now, so the error names `--proxy` before any work is done
     /// (the client itself may be built later, on first use).
     pub fn check_proxy(&self) -> Result<(), Diagnosis> {
         if let ProxyMode::Manual(url) = &self.proxy {
-            reqwest::Proxy::all(url).map_err(|e| {
-                Diagnosis::usage("--proxy", format!("{url:?} is not a proxy URL: {e}"))
-            })?;
+            manual_proxy(url)?;
         }
         Ok(())
     }
+}
+
+fn manual_proxy(url: &str) -> Result<reqwest::Proxy, Diagnosis> {
+    reqwest::Proxy::all(url)
+        .map_err(|e| Diagnosis::usage("--proxy", format!("{url:?} is not a proxy URL: {e}")))
 }
 
 /// Builds the configured client. Cheap to clone; build once per run.
@@ -91,9 +92,7 @@ pub fn build_client(cfg: &HttpConfig) -> Result<reqwest::Client, Diagnosis> {
     builder = match &cfg.proxy {
         ProxyMode::System => builder,
         ProxyMode::None => builder.no_proxy(),
-        ProxyMode::Manual(url) => builder.proxy(reqwest::Proxy::all(url).map_err(|e| {
-            Diagnosis::usage("--proxy", format!("{url:?} is not a proxy URL: {e}"))
-        })?),
+        ProxyMode::Manual(url) => builder.proxy(manual_proxy(url)?),
     };
     builder.build().map_err(|e| {
         Diagnosis::new(Code::UnexpectedResponse).with_detail(format!("HTTP client: {e}"))

@@ -16,6 +16,18 @@ const STANDIN: &str = concat!(
     "/../../tests/support/browser_standin.py"
 );
 
+/// The `snsim` binary with `args`: no stdin, stdout piped for [`read_until_ready`], stderr
+/// dropped, killed if the test ends first.
+fn sim_command<const N: usize>(args: [&str; N]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_snsim"));
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    cmd
+}
+
 /// Read the binary's stdout up to `ready`, returning the lines.
 async fn read_until_ready(child: &mut tokio::process::Child) -> Vec<String> {
     let stdout = child.stdout.take().expect("stdout piped");
@@ -68,14 +80,7 @@ fn value<'a>(lines: &'a [String], key: &str) -> Option<&'a str> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn binary_prints_its_settings_then_ready() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_snsim"))
-        .args(["--port", "0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn snsim");
+    let mut child = sim_command(["--port", "0"]).spawn().expect("spawn snsim");
     let lines = read_until_ready(&mut child).await;
     assert_eq!(
         lines[0],
@@ -183,18 +188,11 @@ async fn binary_prints_its_settings_then_ready() {
 #[tokio::test(flavor = "multi_thread")]
 async fn binary_exits_when_its_stdin_closes() {
     for with_flag in [true, false] {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_snsim"));
-        cmd.args(["--port", "0", "--http"]);
+        let mut cmd = sim_command(["--port", "0", "--http"]);
         if with_flag {
             cmd.arg("--exit-with-stdin");
         }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn snsim");
+        let mut child = cmd.stdin(Stdio::piped()).spawn().expect("spawn snsim");
         let lines = read_until_ready(&mut child).await;
         let pw_file = std::path::PathBuf::from(value(&lines, "admin_password_file").unwrap());
         drop(child.stdin.take());
@@ -231,8 +229,7 @@ latency_ms = 0
     .unwrap();
     let key_file = dir.path().join("key");
     std::fs::write(&key_file, "given-api-key\n").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_snsim"))
-        .args(["--port", "0", "--http", "--scenario"])
+    let mut child = sim_command(["--port", "0", "--http", "--scenario"])
         .arg(&scenario)
         .args(["--set", "mfa=true", "--set", "faults.count=5"])
         .args([
@@ -241,10 +238,6 @@ latency_ms = 0
         ])
         .arg("--api-key-file")
         .arg(&key_file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .expect("spawn snsim");
     let lines = read_until_ready(&mut child).await;
@@ -358,15 +351,10 @@ async fn binary_http_mode_and_given_secret_file() {
     let dir = tempfile::tempdir().unwrap();
     let secret_file = dir.path().join("secret");
     std::fs::write(&secret_file, "given-secret-value\n").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_snsim"))
-        .args(["--port", "0", "--http", "--redirect-url"])
+    let mut child = sim_command(["--port", "0", "--http", "--redirect-url"])
         .arg("http://127.0.0.1:5001/cb")
         .arg("--client-secret-file")
         .arg(&secret_file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .expect("spawn snsim");
     let lines = read_until_ready(&mut child).await;
